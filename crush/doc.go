@@ -1,0 +1,30 @@
+// Package crush is CRUSH, the placement function of Loligo, bit-identical
+// to Ceph's (16.2 "Pacific").
+//
+// It owns the CRUSH map model (devices, types, buckets of the uniform,
+// list, tree, straw and straw2 algorithms, rules, tunables, device
+// classes through shadow trees, choose_args weight sets), the rjenkins1
+// hashes, the mapper (crush_do_rule with its firstn and indep choosers),
+// crushtool's text format (Compile, Map.Decompile) and crushtool's --test
+// output (Map.RunTest).
+//
+// Invariants:
+//
+//   - Placement is a pure function of (map, rule, x, replica count,
+//     reweight vector, choose_args): Map.Do and Mapper.Do return exactly
+//     what Ceph's crush_do_rule returns. Golden vectors made by Ceph's
+//     crushtool guard this (testdata/); a change to a hash, a table, a
+//     retry counter or an integer width moves data cluster-wide and must
+//     fail those tests.
+//   - A Map is used only after Finalize (Compile calls it); a finalized map
+//     is not modified while mapped, so any number of goroutines may map
+//     through it, each with its own Mapper.
+//   - The package is pure: no I/O, no goroutines, no clock, stdlib only.
+//
+// Errors wrap ErrSyntax (text that does not parse, with line:column) or
+// ErrInvalidMap (a map that is structurally wrong). Nothing here panics on
+// bad input; Mapper.Do panics only if called on a map that was never
+// finalized, which is a programming error.
+//
+// Who may import it: anyone. It imports nothing of Loligo's.
+package crush

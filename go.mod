@@ -1,0 +1,3 @@
+module github.com/loligo/loligo
+
+go 1.26
