@@ -98,3 +98,38 @@ func hash4(t HashType, a, b, c, d uint32) uint32 {
 	}
 	return Hash4(a, b, c, d)
 }
+
+// StrHash is ceph_str_hash_rjenkins: Bob Jenkins' lookup2 hash of a byte
+// string, which Ceph (and Loligo) applies to object names to choose their
+// placement group. Keys are read as little-endian 32-bit words.
+func StrHash(key []byte) uint32 {
+	a, b, c := uint32(0x9e3779b9), uint32(0x9e3779b9), uint32(0)
+	k := key
+	for len(k) >= 12 {
+		a += le32(k[0:4])
+		b += le32(k[4:8])
+		c += le32(k[8:12])
+		a, b, c = mix(a, b, c)
+		k = k[12:]
+	}
+	c += uint32(len(key))
+	// The tail: bytes 0-3 go to a, 4-7 to b, 8-10 to c shifted up one
+	// byte (c's low byte holds the length).
+	for i := len(k) - 1; i >= 0; i-- {
+		v := uint32(k[i])
+		switch {
+		case i >= 8:
+			c += v << (8 * (i - 7))
+		case i >= 4:
+			b += v << (8 * (i - 4))
+		default:
+			a += v << (8 * i)
+		}
+	}
+	_, _, c = mix(a, b, c)
+	return c
+}
+
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}

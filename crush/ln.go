@@ -22,8 +22,9 @@ type lnTables struct {
 	ll   [256]uint64
 }
 
-// lnTab is immutable after package initialisation.
-var lnTab = mustParseLnTables(lnTablesText)
+// lnTab is immutable after package initialisation. It is a value, not a
+// pointer, so the hot path reads it at a static address.
+var lnTab = *mustParseLnTables(lnTablesText)
 
 func mustParseLnTables(text string) *lnTables {
 	t, err := parseLnTables(text)

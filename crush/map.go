@@ -53,6 +53,16 @@ const (
 	MaxBucketWeight = 65535 * WeightOne
 )
 
+// Size limits. Ceph has none beyond 32-bit ids, but a map is held as
+// arrays indexed by id, so ids are bounded to keep a hostile map from
+// allocating gigabytes.
+const (
+	// DeviceIDLimit bounds device ids: 0 <= id < DeviceIDLimit.
+	DeviceIDLimit = 1 << 20
+	// BucketIDLimit bounds bucket ids: -BucketIDLimit <= id < 0.
+	BucketIDLimit = 1 << 20
+)
+
 // Special item values in results.
 const (
 	// ItemNone marks a position an indep rule could not fill
@@ -365,8 +375,8 @@ func (m *Map) Finalize() error {
 	m.deviceNames = make(map[int32]string, len(m.Devices))
 	var maxDev int32
 	for i, d := range m.Devices {
-		if d.ID < 0 {
-			return fmt.Errorf("%w: device %q has negative id %d", ErrInvalidMap, d.Name, d.ID)
+		if d.ID < 0 || d.ID >= DeviceIDLimit {
+			return fmt.Errorf("%w: device %q has id %d outside 0..%d", ErrInvalidMap, d.Name, d.ID, DeviceIDLimit-1)
 		}
 		if i > 0 && m.Devices[i-1].ID >= d.ID {
 			return fmt.Errorf("%w: devices not in ascending id order at %d", ErrInvalidMap, d.ID)
@@ -399,6 +409,9 @@ func (m *Map) Finalize() error {
 		}
 	}
 
+	if len(m.Buckets) > BucketIDLimit {
+		return fmt.Errorf("%w: %d bucket slots, more than %d", ErrInvalidMap, len(m.Buckets), BucketIDLimit)
+	}
 	for i, b := range m.Buckets {
 		if b == nil {
 			continue
@@ -416,6 +429,9 @@ func (m *Map) Finalize() error {
 			return err
 		}
 		for _, it := range b.Items {
+			if it >= DeviceIDLimit {
+				return fmt.Errorf("%w: bucket %s holds device %d beyond the limit %d", ErrInvalidMap, b.Name, it, DeviceIDLimit-1)
+			}
 			if it >= 0 {
 				if it+1 > maxDev {
 					maxDev = it + 1

@@ -45,7 +45,8 @@ func (m *Map) ChooseArgsFor(index int64) ChooseArgMap {
 // Do appends to out[:0] the result of rule for input x with numRep
 // replicas and returns it. Replicated (firstn) rules return only the
 // items they found; indep rules return numRep positions with ItemNone in
-// the holes. A rule id that does not exist maps to nothing. args are the
+// the holes. A rule id that does not exist maps to nothing, and so does a
+// numRep outside 1..MaxResult. args are the
 // choose_args weight sets to use (see Map.ChooseArgsFor), nil for none.
 func (mp *Mapper) Do(ruleID int, x uint32, numRep int, weights []uint32, args ChooseArgMap, out []int32) []int32 {
 	m := mp.m
@@ -54,7 +55,7 @@ func (mp *Mapper) Do(ruleID int, x uint32, numRep int, weights []uint32, args Ch
 	}
 	out = out[:0]
 	rule := m.Rule(ruleID)
-	if rule == nil || numRep <= 0 {
+	if rule == nil || numRep <= 0 || numRep > MaxResult {
 		return out
 	}
 	mp.gen++

@@ -157,7 +157,7 @@ func parseHeader(s *tokenStream, f *astFile) error {
 		}
 		f.tunables = append(f.tunables, astTunable{name: name, val: v, at: at})
 	case "device":
-		id, at, err := s.integer("device id", 0, math.MaxInt32-1)
+		id, at, err := s.integer("device id", 0, DeviceIDLimit-1)
 		if err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func parseBucket(s *tokenStream) (*astBucket, error) {
 	}
 	for s.peekIs("id") {
 		s.next("")
-		id, at, err := s.integer("bucket id", math.MinInt32, -1)
+		id, at, err := s.integer("bucket id", -BucketIDLimit, -1)
 		if err != nil {
 			return nil, err
 		}
@@ -424,7 +424,7 @@ func parseChooseArgs(s *tokenStream) (*astChooseArgs, error) {
 		if _, err := s.expect("bucket_id"); err != nil {
 			return nil, err
 		}
-		if a.bucketID, _, err = s.integer("bucket id", math.MinInt32, -1); err != nil {
+		if a.bucketID, _, err = s.integer("bucket id", -BucketIDLimit, -1); err != nil {
 			return nil, err
 		}
 		if s.peekIs("weight_set") {

@@ -13,8 +13,8 @@ import (
 type TestConfig struct {
 	// Rule restricts the run to one rule id; nil runs every rule.
 	Rule *int
-	// NumRep fixes the replica count; nil runs each rule from its
-	// min_size to its max_size.
+	// NumRep fixes the replica count (0..MaxResult); nil runs each rule
+	// from its min_size to its max_size.
 	NumRep *int
 	// MinX and MaxX bound the inputs (inclusive). If either is negative,
 	// crushtool's default 0..1023 applies.
@@ -69,9 +69,16 @@ func (m *Map) Reweights(overrides map[int32]uint32) []uint32 {
 	return w
 }
 
+// MaxResult bounds the replica count of one mapping; Ceph's rules and
+// pools store it in 8 bits, and the mapper's scratch space grows with it.
+const MaxResult = 255
+
 // RunTest runs the test described by cfg and writes crushtool's output
 // format to out.
 func (m *Map) RunTest(cfg TestConfig, out io.Writer) error {
+	if cfg.NumRep != nil && (*cfg.NumRep < 0 || *cfg.NumRep > MaxResult) {
+		return fmt.Errorf("%w: num-rep %d out of range 0..%d", ErrInvalidMap, *cfg.NumRep, MaxResult)
+	}
 	bw := bufio.NewWriter(out)
 	minX, maxX := cfg.MinX, cfg.MaxX
 	if minX < 0 || maxX < 0 {

@@ -1,0 +1,51 @@
+# The Makefile is the CI contract: .ci/run calls these targets.
+GO        ?= go
+BIN       := $(CURDIR)/.bin
+PROTOC    ?= protoc
+# protoc comes from Debian bookworm's protobuf-compiler (3.21.12); the Go
+# plugins are pinned as tools in go.mod and built from the module cache.
+PROTO_SRC := $(wildcard proto/*.proto)
+
+.PHONY: all build test lint bench proto proto-check fuzz clean
+
+all: build
+
+build:
+	$(GO) build ./...
+	$(GO) build -o $(BIN)/radosctl ./cmd/radosctl
+
+test:
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) test -count=1 -run 'TestImportDirections|TestPackageDocs' ./internal/lint/
+
+bench:
+	cd crush && $(GO) test -run '^$$' -bench . -benchtime 3x ./
+
+$(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc: go.mod go.sum
+	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
+
+proto: $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc
+	PATH=$(BIN):$$PATH $(PROTOC) -I proto \
+		--go_out=. --go_opt=module=github.com/loligo/loligo \
+		--go-grpc_out=. --go-grpc_opt=module=github.com/loligo/loligo \
+		$(PROTO_SRC)
+
+# proto-check fails if the committed generated code is not what `make
+# proto` produces.
+proto-check: proto
+	@git diff --exit-code -- proto/ || (echo "generated protobuf code is stale: run 'make proto' and commit" && exit 1)
+	@test -z "$$(git status --porcelain -- proto/)" || (git status --porcelain -- proto/; echo "untracked generated files: run 'make proto' and commit" && exit 1)
+
+# fuzz runs each fuzzer for FUZZTIME (default 60s).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test ./crush -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./crush -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf $(BIN)

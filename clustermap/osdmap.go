@@ -1,0 +1,248 @@
+package clustermap
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/loligo/loligo/crush"
+)
+
+// Sentinel errors.
+var (
+	// ErrInvalid means a map or pool is structurally wrong.
+	ErrInvalid = errors.New("clustermap: invalid map")
+	// ErrNoPool means a pool id or name is not in the map.
+	ErrNoPool = errors.New("clustermap: no such pool")
+)
+
+// PoolType is a pool's redundancy scheme; the values are Ceph's.
+type PoolType uint8
+
+// Pool types.
+const (
+	PoolReplicated PoolType = 1
+	PoolErasure    PoolType = 3
+)
+
+func (t PoolType) String() string {
+	switch t {
+	case PoolReplicated:
+		return "replicated"
+	case PoolErasure:
+		return "erasure"
+	}
+	return fmt.Sprintf("type%d", uint8(t))
+}
+
+// PoolFlags are pool flag bits; the values are Ceph's.
+type PoolFlags uint64
+
+// FlagHashPSPool mixes the pool id into the CRUSH input, so that the PGs
+// of different pools do not land on the same OSDs. Loligo creates every
+// pool with it; pools without it place as Ceph's legacy pools do.
+const FlagHashPSPool PoolFlags = 1 << 0
+
+// Pool is a logical namespace of objects with its own redundancy and
+// placement rule.
+type Pool struct {
+	ID        int64
+	Name      string
+	Type      PoolType
+	Size      uint32 // replicas, or k+m shards
+	MinSize   uint32 // members needed to accept writes
+	PGNum     uint32 // placement groups
+	PGPNum    uint32 // placement seeds fed to CRUSH (<= PGNum)
+	CrushRule int32
+	Flags     PoolFlags
+	ECProfile string // erasure pools only
+}
+
+// CanShiftOSDs reports whether the pool's OSD sets may close gaps
+// (replicated), or must keep positions because position is the shard
+// number (erasure).
+func (p *Pool) CanShiftOSDs() bool { return p.Type == PoolReplicated }
+
+// pgMask is the mask of the next power of two >= n, minus one
+// (Ceph's pg_num_mask).
+func pgMask(n uint32) uint32 {
+	m := uint32(1)
+	for m < n {
+		m <<= 1
+	}
+	return m - 1
+}
+
+// StableMod is ceph_stable_mod: x mod b, for b not a power of two, such
+// that growing b moves as few inputs as possible. bmask is the next power
+// of two >= b, minus one.
+func StableMod(x, b, bmask uint32) uint32 {
+	if x&bmask < b {
+		return x & bmask
+	}
+	return x & (bmask >> 1)
+}
+
+// OSD is the state of one OSD in a map. An OSD that is not in the map
+// does not exist.
+type OSD struct {
+	ID   int32
+	UUID string
+	Up   bool
+	// Weight is the reweight in 16.16 fixed point: 0 means out (its data
+	// is placed elsewhere), 0x10000 fully in.
+	Weight uint32
+	// PrimaryAffinity (16.16, default 0x10000) lowers how often the OSD
+	// is chosen as primary.
+	PrimaryAffinity uint32
+}
+
+// In reports whether the OSD takes data.
+func (o *OSD) In() bool { return o.Weight > 0 }
+
+// PGID names a placement group: a pool and a seed below the pool's
+// pg_num.
+type PGID struct {
+	Pool int64
+	Seed uint32
+}
+
+// String prints the PG as Ceph does: pool id, a dot, the seed in hex.
+func (p PGID) String() string { return fmt.Sprintf("%d.%x", p.Pool, p.Seed) }
+
+// Map is one epoch of the OSD map: the CRUSH map, the pools and the state
+// of every OSD, plus temporary overrides of acting sets. Build it by
+// filling the fields and calling Finalize; a finalized Map is immutable
+// by convention (a change makes a new epoch, a new Map) and safe for
+// concurrent use.
+type Map struct {
+	FSID  string
+	Epoch uint64
+	Crush *crush.Map
+	// OSDs by id; the ids present are the OSDs that exist.
+	OSDs  map[int32]*OSD
+	Pools map[int64]*Pool
+	// PGTemp overrides the acting set of a PG while it is being recovered.
+	PGTemp map[PGID][]int32
+	// PrimaryTemp overrides the acting primary of a PG.
+	PrimaryTemp map[PGID]int32
+
+	// Derived by Finalize.
+	finalized bool
+	maxOSD    int32
+	weights   []uint32 // CRUSH reweight vector, by OSD id
+	exists    []bool
+	up        []bool
+	affinity  []uint32
+	anyAff    bool
+	byName    map[string]int64
+	mappers   sync.Pool // of *crush.Mapper
+}
+
+// Finalize validates the map and derives the vectors placement needs.
+// Call it after changing any field and before placing.
+func (m *Map) Finalize() error {
+	m.finalized = false
+	if m.Crush == nil {
+		return fmt.Errorf("%w: no CRUSH map", ErrInvalid)
+	}
+	m.byName = make(map[string]int64, len(m.Pools))
+	for id, p := range m.Pools {
+		if p.ID != id {
+			return fmt.Errorf("%w: pool %q stored under id %d has id %d", ErrInvalid, p.Name, id, p.ID)
+		}
+		if err := p.validate(); err != nil {
+			return err
+		}
+		if other, dup := m.byName[p.Name]; dup {
+			return fmt.Errorf("%w: pools %d and %d are both named %q", ErrInvalid, other, id, p.Name)
+		}
+		m.byName[p.Name] = id
+	}
+	var maxOSD int32
+	for id, o := range m.OSDs {
+		if id < 0 || o.ID != id {
+			return fmt.Errorf("%w: OSD stored under id %d has id %d", ErrInvalid, id, o.ID)
+		}
+		if o.Weight > crush.WeightOne || o.PrimaryAffinity > crush.WeightOne {
+			return fmt.Errorf("%w: osd.%d weight %#x or primary affinity %#x above 1.0", ErrInvalid, id, o.Weight, o.PrimaryAffinity)
+		}
+		if id+1 > maxOSD {
+			maxOSD = id + 1
+		}
+	}
+	m.maxOSD = maxOSD
+	m.weights = make([]uint32, maxOSD)
+	m.exists = make([]bool, maxOSD)
+	m.up = make([]bool, maxOSD)
+	m.affinity = make([]uint32, maxOSD)
+	m.anyAff = false
+	for id, o := range m.OSDs {
+		m.weights[id] = o.Weight
+		m.exists[id] = true
+		m.up[id] = o.Up
+		m.affinity[id] = o.PrimaryAffinity
+		if o.PrimaryAffinity != crush.WeightOne {
+			m.anyAff = true
+		}
+	}
+	m.mappers = sync.Pool{New: func() any { return m.Crush.NewMapper() }}
+	m.finalized = true
+	return nil
+}
+
+func (p *Pool) validate() error {
+	switch {
+	case p.Type != PoolReplicated && p.Type != PoolErasure:
+		return fmt.Errorf("%w: pool %q has unknown type %d", ErrInvalid, p.Name, p.Type)
+	case p.Size == 0 || p.Size > 255:
+		return fmt.Errorf("%w: pool %q size %d out of range 1..255", ErrInvalid, p.Name, p.Size)
+	case p.MinSize == 0 || p.MinSize > p.Size:
+		return fmt.Errorf("%w: pool %q min_size %d out of range 1..%d", ErrInvalid, p.Name, p.MinSize, p.Size)
+	case p.PGNum == 0:
+		return fmt.Errorf("%w: pool %q has no placement groups", ErrInvalid, p.Name)
+	case p.PGPNum == 0 || p.PGPNum > p.PGNum:
+		return fmt.Errorf("%w: pool %q pgp_num %d out of range 1..%d", ErrInvalid, p.Name, p.PGPNum, p.PGNum)
+	}
+	return nil
+}
+
+// MaxOSD is one past the highest OSD id in the map.
+func (m *Map) MaxOSD() int32 { return m.maxOSD }
+
+// Exists reports whether the OSD is in the map.
+func (m *Map) Exists(osd int32) bool {
+	return osd >= 0 && osd < m.maxOSD && m.exists[osd]
+}
+
+// IsUp reports whether the OSD exists and is up.
+func (m *Map) IsUp(osd int32) bool { return m.Exists(osd) && m.up[osd] }
+
+// Pool returns the pool with the given id.
+func (m *Map) Pool(id int64) (*Pool, error) {
+	p, ok := m.Pools[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: id %d", ErrNoPool, id)
+	}
+	return p, nil
+}
+
+// PoolByName returns the pool with the given name.
+func (m *Map) PoolByName(name string) (*Pool, error) {
+	id, ok := m.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNoPool, name)
+	}
+	return m.Pools[id], nil
+}
+
+// PoolIDs returns the pool ids in ascending order.
+func (m *Map) PoolIDs() []int64 {
+	ids := make([]int64, 0, len(m.Pools))
+	for id := range m.Pools {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids
+}

@@ -1,0 +1,43 @@
+package crush
+
+import (
+	"testing"
+	"time"
+)
+
+// BenchmarkMap1M maps x = 0..999,999 on m20_big_100osd (100 OSDs in
+// root/rack/host/osd, straw2, jewel tunables) as crushtool's timing anchor
+// does (shared/crush-vectors/tools/timing.sh):
+//
+//	rep3:  rule 0, chooseleaf firstn 0 type host, 3 replicas
+//	indep6: rule 1, chooseleaf indep 0 type host, 6 positions
+//
+// One benchmark op is a full pass over the million inputs; the mappings/s
+// metric is what to compare with crushtool --test --min-x 0 --max-x 999999.
+func BenchmarkMap1M(b *testing.B) {
+	m := loadMap(b, "m20_big_100osd")
+	weights := m.Reweights(nil)
+	for _, bc := range []struct {
+		name   string
+		rule   int
+		numRep int
+	}{
+		{"rep3", 0, 3},
+		{"indep6", 1, 6},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			mp := m.NewMapper()
+			args := m.ChooseArgsFor(0)
+			out := make([]int32, 0, bc.numRep)
+			const n = 1_000_000
+			b.ReportAllocs()
+			start := time.Now()
+			for b.Loop() {
+				for x := uint32(0); x < n; x++ {
+					out = mp.Do(bc.rule, x, bc.numRep, weights, args, out)
+				}
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/time.Since(start).Seconds(), "mappings/s")
+		})
+	}
+}
