@@ -14,7 +14,9 @@ build:
 	$(GO) build ./...
 	$(GO) build -o $(BIN)/radosctl ./cmd/radosctl
 
-test:
+# test is the README's test command: lint, then every test with the race
+# detector.
+test: lint
 	$(GO) test -race -count=1 ./...
 
 lint:

@@ -51,7 +51,7 @@ type compiler struct {
 }
 
 func (c *compiler) errorf(t token, format string, args ...any) error {
-	return fmt.Errorf("%w: %d:%d: %s", ErrInvalidMap, t.line, t.col, fmt.Sprintf(format, args...))
+	return posErrorf(ErrInvalidMap, t, format, args...)
 }
 
 func (c *compiler) compile(f *astFile) error {
@@ -218,8 +218,7 @@ func orderBuckets(in []*astBucket) ([]*astBucket, error) {
 			}
 			if items[names[j]][names[i]] {
 				b := in[posOf[names[j]]]
-				return nil, fmt.Errorf("%w: %d:%d: buckets %q and %q contain each other",
-					ErrInvalidMap, b.name.line, b.name.col, names[i], names[j])
+				return nil, posErrorf(ErrInvalidMap, b.name, "buckets %q and %q contain each other", names[i], names[j])
 			}
 			pi, pj := posOf[names[i]], posOf[names[j]]
 			nodes[pi], nodes[pj] = nodes[pj], nodes[pi]

@@ -1,6 +1,9 @@
 package crush
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Callers distinguish them with errors.Is.
 var (
@@ -11,3 +14,20 @@ var (
 	// message carries the line and column.
 	ErrSyntax = errors.New("crush: syntax error")
 )
+
+// PosError is an error at a position of crush map text. It wraps
+// ErrSyntax or ErrInvalidMap.
+type PosError struct {
+	Line, Col int // 1-based
+	Msg       string
+	Kind      error // ErrSyntax or ErrInvalidMap
+}
+
+func (e *PosError) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Col, e.Msg) }
+
+// Unwrap returns the error's kind, so errors.Is(err, ErrSyntax) works.
+func (e *PosError) Unwrap() error { return e.Kind }
+
+func posErrorf(kind error, t token, format string, args ...any) error {
+	return &PosError{Line: t.line, Col: t.col, Msg: fmt.Sprintf(format, args...), Kind: kind}
+}

@@ -78,7 +78,7 @@ func (s *tokenStream) peekIs(text string) bool {
 }
 
 func (s *tokenStream) errorf(t token, format string, args ...any) error {
-	return fmt.Errorf("%w: %d:%d: %s", ErrSyntax, t.line, t.col, fmt.Sprintf(format, args...))
+	return posErrorf(ErrSyntax, t, format, args...)
 }
 
 // next returns the next token, or an error naming what was wanted.

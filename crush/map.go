@@ -129,6 +129,30 @@ const (
 	OpSetChooseLeafStable         Op = 13
 )
 
+var opNames = map[Op]string{
+	OpNoop:                        "noop",
+	OpTake:                        "take",
+	OpChooseFirstN:                "choose_firstn",
+	OpChooseIndep:                 "choose_indep",
+	OpEmit:                        "emit",
+	OpChooseLeafFirstN:            "chooseleaf_firstn",
+	OpChooseLeafIndep:             "chooseleaf_indep",
+	OpSetChooseTries:              "set_choose_tries",
+	OpSetChooseLeafTries:          "set_chooseleaf_tries",
+	OpSetChooseLocalTries:         "set_choose_local_tries",
+	OpSetChooseLocalFallbackTries: "set_choose_local_fallback_tries",
+	OpSetChooseLeafVaryR:          "set_chooseleaf_vary_r",
+	OpSetChooseLeafStable:         "set_chooseleaf_stable",
+}
+
+// String is the op's name as Ceph's crushtool --dump spells it.
+func (o Op) String() string {
+	if s, ok := opNames[o]; ok {
+		return s
+	}
+	return fmt.Sprintf("op%d", uint8(o))
+}
+
 // Step is one rule step. For take, Arg1 is the item; for choose steps,
 // Arg1 is N and Arg2 the type; for set_* steps, Arg1 is the value.
 type Step struct {
@@ -471,11 +495,7 @@ func (m *Map) Finalize() error {
 			return fmt.Errorf("%w: rule at position %d has id %d", ErrInvalidMap, id, r.ID)
 		}
 		for si, s := range r.Steps {
-			switch s.Op {
-			case OpNoop, OpTake, OpChooseFirstN, OpChooseIndep, OpEmit, OpChooseLeafFirstN,
-				OpChooseLeafIndep, OpSetChooseTries, OpSetChooseLeafTries, OpSetChooseLocalTries,
-				OpSetChooseLocalFallbackTries, OpSetChooseLeafVaryR, OpSetChooseLeafStable:
-			default:
+			if _, ok := opNames[s.Op]; !ok {
 				return fmt.Errorf("%w: rule %d step %d has unknown op %d", ErrInvalidMap, id, si, s.Op)
 			}
 		}

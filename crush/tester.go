@@ -73,13 +73,39 @@ func (m *Map) Reweights(overrides map[int32]uint32) []uint32 {
 // pools store it in 8 bits, and the mapper's scratch space grows with it.
 const MaxResult = 255
 
-// RunTest runs the test described by cfg and writes crushtool's output
-// format to out.
-func (m *Map) RunTest(cfg TestConfig, out io.Writer) error {
+// TestRun summarizes the mappings of one rule at one replica count.
+type TestRun struct {
+	Rule     int
+	RuleName string
+	NumRep   int
+	Inputs   int         // number of x values mapped
+	Sizes    map[int]int // result length -> number of inputs
+	// Stored counts, per device id, the results a device appears in;
+	// Expected is crushtool's estimate from the reweights.
+	Stored   []int
+	Expected []float32
+}
+
+// TestHooks receive a test's results as Map.Test computes them. Nil hooks
+// are skipped.
+type TestHooks struct {
+	// Rule is called before the runs of an existing rule.
+	Rule func(r *Rule, minRep, maxRep int)
+	// Missing is called for a rule id in the range that does not exist.
+	Missing func(ruleID int)
+	// Mapping is called for every input; result is valid during the call.
+	Mapping func(rule, numRep, x int, result []int32)
+	// Done is called after each (rule, replica count).
+	Done func(run *TestRun)
+}
+
+// Test maps every x of cfg through the selected rules and replica counts
+// (crushtool --test's loops) and reports to hooks. The Show fields of cfg
+// are ignored; see RunTest for crushtool's text output.
+func (m *Map) Test(cfg TestConfig, hooks TestHooks) error {
 	if cfg.NumRep != nil && (*cfg.NumRep < 0 || *cfg.NumRep > MaxResult) {
 		return fmt.Errorf("%w: num-rep %d out of range 0..%d", ErrInvalidMap, *cfg.NumRep, MaxResult)
 	}
-	bw := bufio.NewWriter(out)
 	minX, maxX := cfg.MinX, cfg.MaxX
 	if minX < 0 || maxX < 0 {
 		minX, maxX = 0, 1023
@@ -88,18 +114,19 @@ func (m *Map) RunTest(cfg TestConfig, out io.Writer) error {
 	if cfg.Rule != nil {
 		minRule, maxRule = *cfg.Rule, *cfg.Rule
 	}
-	stats := cfg.ShowStatistics || cfg.ShowUtilization
 	weights := m.Reweights(cfg.Reweights)
+	var total int64
+	for _, w := range weights {
+		total += int64(w)
+	}
 	mp := m.NewMapper()
 	args := m.ChooseArgsFor(0)
 	var buf []int32
-	line := make([]byte, 0, 64)
-
-	for r := minRule; r < len(m.Rules) && r <= maxRule; r++ {
+	for r := max(minRule, 0); r < len(m.Rules) && r <= maxRule; r++ {
 		rule := m.Rule(r)
 		if rule == nil {
-			if stats {
-				fmt.Fprintf(bw, "rule %d dne\n", r)
+			if hooks.Missing != nil {
+				hooks.Missing(r)
 			}
 			continue
 		}
@@ -107,73 +134,110 @@ func (m *Map) RunTest(cfg TestConfig, out io.Writer) error {
 		if cfg.NumRep != nil {
 			minRep, maxRep = *cfg.NumRep, *cfg.NumRep
 		}
-		if stats {
-			fmt.Fprintf(bw, "rule %d (%s), x = %d..%d, numrep = %d..%d\n", r, rule.Name, minX, maxX, minRep, maxRep)
+		if hooks.Rule != nil {
+			hooks.Rule(rule, minRep, maxRep)
 		}
 		for nr := minRep; nr <= maxRep; nr++ {
-			var total int64
-			for _, w := range weights {
-				total += int64(w)
-			}
 			if int32(total) == 0 { // crushtool sums into a C int
 				continue
 			}
-			per := make([]int, len(weights))
-			sizes := map[int]int{}
+			run := &TestRun{Rule: r, RuleName: rule.Name, NumRep: nr, Inputs: maxX - minX + 1,
+				Sizes: map[int]int{}, Stored: make([]int, len(weights)), Expected: make([]float32, len(weights))}
 			for x := minX; x <= maxX; x++ {
 				in := uint32(x)
 				if cfg.PoolID != nil {
 					in = Hash2(uint32(x), uint32(*cfg.PoolID))
 				}
 				buf = mp.Do(r, in, nr, weights, args, buf)
-				if cfg.ShowMappings {
-					line = line[:0]
-					line = append(line, "CRUSH rule "...)
-					line = strconv.AppendInt(line, int64(r), 10)
-					line = append(line, " x "...)
-					line = strconv.AppendInt(line, int64(x), 10)
-					line = append(line, ' ')
-					line = AppendList(line, buf)
-					line = append(line, '\n')
-					bw.Write(line)
+				if hooks.Mapping != nil {
+					hooks.Mapping(r, nr, x, buf)
 				}
-				hasNone := false
 				for _, o := range buf {
-					if o == ItemNone {
-						hasNone = true
-					} else if int(o) < len(per) {
-						per[o]++
+					if o != ItemNone && int(o) < len(run.Stored) {
+						run.Stored[o]++
 					}
 				}
-				sizes[len(buf)]++
-				if cfg.ShowBadMappings && (len(buf) != nr || hasNone) {
-					fmt.Fprintf(bw, "bad mapping rule %d x %d num_rep %d result %s\n", r, x, nr, AppendList(nil, buf))
-				}
+				run.Sizes[len(buf)]++
 			}
-			if !stats {
-				continue
+			expected := float32(int32(min(nr, m.maxAffectedByRule(rule)) * run.Inputs))
+			for i, w := range weights {
+				run.Expected[i] = float32(w) / float32(int32(total)) * expected
 			}
-			keys := make([]int, 0, len(sizes))
-			for k := range sizes {
+			if hooks.Done != nil {
+				hooks.Done(run)
+			}
+		}
+	}
+	return nil
+}
+
+// RunTest runs the test described by cfg and writes crushtool's output
+// for the selected Show options to out, byte for byte.
+func (m *Map) RunTest(cfg TestConfig, out io.Writer) error {
+	bw := bufio.NewWriter(out)
+	stats := cfg.ShowStatistics || cfg.ShowUtilization
+	line := make([]byte, 0, 64)
+	hooks := TestHooks{
+		Mapping: func(rule, numRep, x int, result []int32) {
+			if cfg.ShowMappings {
+				line = line[:0]
+				line = append(line, "CRUSH rule "...)
+				line = strconv.AppendInt(line, int64(rule), 10)
+				line = append(line, " x "...)
+				line = strconv.AppendInt(line, int64(x), 10)
+				line = append(line, ' ')
+				line = AppendList(line, result)
+				line = append(line, '\n')
+				bw.Write(line)
+			}
+			if cfg.ShowBadMappings && isBadMapping(result, numRep) {
+				fmt.Fprintf(bw, "bad mapping rule %d x %d num_rep %d result %s\n", rule, x, numRep, AppendList(nil, result))
+			}
+		},
+	}
+	if stats {
+		hooks.Missing = func(r int) { fmt.Fprintf(bw, "rule %d dne\n", r) }
+		hooks.Rule = func(r *Rule, minRep, maxRep int) {
+			fmt.Fprintf(bw, "rule %d (%s), x = %d..%d, numrep = %d..%d\n", r.ID, r.Name, cfg.MinX, cfg.MaxX, minRep, maxRep)
+		}
+		hooks.Done = func(run *TestRun) {
+			keys := make([]int, 0, len(run.Sizes))
+			for k := range run.Sizes {
 				keys = append(keys, k)
 			}
 			sort.Ints(keys)
 			for _, k := range keys {
-				fmt.Fprintf(bw, "rule %d (%s) num_rep %d result size == %d:\t%d/%d\n", r, rule.Name, nr, k, sizes[k], maxX-minX+1)
+				fmt.Fprintf(bw, "rule %d (%s) num_rep %d result size == %d:\t%d/%d\n", run.Rule, run.RuleName, run.NumRep, k, run.Sizes[k], run.Inputs)
 			}
 			if cfg.ShowUtilization {
-				expected := float32(int32(min(nr, m.maxAffectedByRule(rule)) * (maxX - minX + 1)))
-				for i, n := range per {
-					prop := float32(weights[i]) / float32(int32(total))
-					exp := prop * expected
-					if exp > 0 && n > 0 {
-						fmt.Fprintf(bw, "  device %d:\t\t stored : %d\t expected : %s\n", i, n, formatG6(exp))
+				for i, n := range run.Stored {
+					if e := run.Expected[i]; e > 0 && n > 0 {
+						fmt.Fprintf(bw, "  device %d:\t\t stored : %d\t expected : %s\n", i, n, formatG6(e))
 					}
 				}
 			}
 		}
 	}
+	if cfg.MinX < 0 || cfg.MaxX < 0 {
+		cfg.MinX, cfg.MaxX = 0, 1023
+	}
+	if err := m.Test(cfg, hooks); err != nil {
+		return err
+	}
 	return bw.Flush()
+}
+
+// isBadMapping reports a result shorter than asked or with holes.
+func isBadMapping(result []int32, numRep int) bool {
+	if len(result) != numRep {
+		return true
+	}
+	for _, o := range result {
+		if o == ItemNone {
+			return true
+		}
+	}
+	return false
 }
 
 // AppendList appends items as crushtool prints a vector: "[a,b,c]".
