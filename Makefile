@@ -45,9 +45,11 @@ proto-check: proto
 
 # fuzz runs each fuzzer for FUZZTIME (default 60s).
 FUZZTIME ?= 60s
+FUZZ := $(GO) test -run '^$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s
 fuzz:
-	$(GO) test ./crush -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./crush -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME)
+	$(FUZZ) -fuzz '^FuzzCompile$$' ./crush
+	$(FUZZ) -fuzz '^FuzzParseTestArgs$$' ./crush
+	$(FUZZ) -fuzz '^FuzzFromProto$$' ./clustermap
 
 clean:
 	rm -rf $(BIN)

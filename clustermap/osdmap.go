@@ -162,8 +162,8 @@ func (m *Map) Finalize() error {
 	}
 	var maxOSD int32
 	for id, o := range m.OSDs {
-		if id < 0 || o.ID != id {
-			return fmt.Errorf("%w: OSD stored under id %d has id %d", ErrInvalid, id, o.ID)
+		if id < 0 || id >= crush.DeviceIDLimit || o.ID != id {
+			return fmt.Errorf("%w: OSD stored under id %d has id %d (ids are 0..%d)", ErrInvalid, id, o.ID, crush.DeviceIDLimit-1)
 		}
 		if o.Weight > crush.WeightOne || o.PrimaryAffinity > crush.WeightOne {
 			return fmt.Errorf("%w: osd.%d weight %#x or primary affinity %#x above 1.0", ErrInvalid, id, o.Weight, o.PrimaryAffinity)

@@ -3,6 +3,7 @@ package crush
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 )
 
@@ -31,6 +32,7 @@ func Compile(src string) (*Map, error) {
 		textShadow:  map[int32]map[int32]int32{},
 		ruleNames:   map[string]bool{},
 		deviceClass: map[int32]int32{},
+		deviceNames: map[int32]string{},
 	}
 	if err := c.compile(f); err != nil {
 		return nil, err
@@ -47,6 +49,7 @@ type compiler struct {
 	textShadow  map[int32]map[int32]int32 // shadow ids given in the text
 	ruleNames   map[string]bool           // rule names seen
 	deviceClass map[int32]int32           // device id -> class id
+	deviceNames map[int32]string          // device id -> name
 	populated   bool
 }
 
@@ -65,6 +68,7 @@ func (c *compiler) compile(f *astFile) error {
 			return err
 		}
 	}
+	sort.Slice(c.m.Devices, func(i, j int) bool { return c.m.Devices[i].ID < c.m.Devices[j].ID })
 	for _, t := range f.types {
 		if _, dup := c.typeID[t.name.text]; dup {
 			return c.errorf(t.name, "type %q defined twice", t.name.text)
@@ -155,24 +159,17 @@ func (c *compiler) device(d astDevice) error {
 	if _, dup := c.itemID[d.name.text]; dup {
 		return c.errorf(d.name, "item %s defined twice", d.name.text)
 	}
-	for _, e := range c.m.Devices {
-		if e.ID == id {
-			return c.errorf(d.at, "device id %d defined twice (%s and %s)", id, e.Name, d.name.text)
-		}
+	if other, dup := c.deviceNames[id]; dup {
+		return c.errorf(d.at, "device id %d defined twice (%s and %s)", id, other, d.name.text)
 	}
+	c.deviceNames[id] = d.name.text
 	c.itemID[d.name.text] = id
 	dev := Device{ID: id, Name: d.name.text}
 	if d.class != nil {
 		dev.Class = d.class.text
 		c.deviceClass[id] = c.classID(d.class.text)
 	}
-	// keep Devices sorted by id
-	i := len(c.m.Devices)
 	c.m.Devices = append(c.m.Devices, dev)
-	for i > 0 && c.m.Devices[i-1].ID > id {
-		c.m.Devices[i], c.m.Devices[i-1] = c.m.Devices[i-1], c.m.Devices[i]
-		i--
-	}
 	return nil
 }
 
@@ -349,20 +346,30 @@ func (c *compiler) bucket(ab *astBucket) error {
 }
 
 // weight converts a text weight to 16.16 fixed point as crushtool does:
-// the float32 value times 65536 in float32, truncated.
+// the float32 value times 65536 in float32, converted to a 32-bit
+// unsigned the way x86-64 does (so -25536.000, which crushtool -d prints
+// for a weight of 40000 because it prints through a C int, reads back as
+// 40000), then checked against the device or bucket limit.
 func (c *compiler) weight(f float32, at token, device bool) (uint32, error) {
-	v := f * float32(WeightOne)
-	if v < 0 || math.IsNaN(float64(v)) {
-		return 0, c.errorf(at, "weight %v is negative", f)
+	w := floatToU32(f * float32(WeightOne))
+	if device && w > MaxDeviceWeight {
+		return 0, c.errorf(at, "device weight limited to 100 (got %v)", f)
 	}
-	limit, what := uint64(MaxBucketWeight), "bucket weight limited to 65535 to prevent overflow"
-	if device {
-		limit, what = MaxDeviceWeight, "device weight limited to 100"
+	if !device && w > MaxBucketWeight {
+		return 0, c.errorf(at, "bucket weight limited to 65535 to prevent overflow (got %v)", f)
 	}
-	if float64(v) >= float64(limit)+1 {
-		return 0, c.errorf(at, "%s (got %v)", what, f)
+	return w, nil
+}
+
+// floatToU32 converts like x86-64 C code converting a float to a 32-bit
+// unsigned: truncate to a 64-bit integer and keep the low 32 bits; NaN
+// and values beyond 64 bits give the "integer indefinite" 1<<63, whose low
+// bits are 0.
+func floatToU32(v float32) uint32 {
+	if v != v || v >= 1<<63 || v < -(1<<63) {
+		return 0
 	}
-	return uint32(v), nil
+	return uint32(int64(v))
 }
 
 // setBucket stores b at its id's position, growing the slice.
@@ -490,11 +497,7 @@ func (c *compiler) chooseArgs(ca *astChooseArgs) error {
 			}
 			set := make([]uint32, len(ws))
 			for i, f := range ws {
-				v := f * float32(WeightOne)
-				if v < 0 || v >= 1<<32 || math.IsNaN(float64(v)) {
-					return c.errorf(a.at, "choose_args %d: bucket %d: weight %v out of range", ca.index, a.bucketID, f)
-				}
-				set[i] = uint32(v)
+				set[i] = floatToU32(f * float32(WeightOne))
 			}
 			arg.WeightSet = append(arg.WeightSet, set)
 		}

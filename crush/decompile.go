@@ -110,13 +110,15 @@ func (d *decompiler) write() {
 
 	if len(m.ChooseArgs) > 0 {
 		d.printf("\n# choose_args\n")
-		keys := make([]uint64, 0, len(m.ChooseArgs))
+		// Ceph keys choose_args by a signed 64-bit index (so the default
+		// set, -1, comes first) but prints the index unsigned.
+		keys := make([]int64, 0, len(m.ChooseArgs))
 		for k := range m.ChooseArgs {
-			keys = append(keys, uint64(k))
+			keys = append(keys, k)
 		}
 		sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 		for _, k := range keys {
-			d.chooseArgs(k, m.ChooseArgs[int64(k)])
+			d.chooseArgs(uint64(k), m.ChooseArgs[k])
 		}
 	}
 	d.printf("\n# end crush map\n")

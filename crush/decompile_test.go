@@ -8,20 +8,27 @@ import (
 	"testing"
 )
 
-func mapNames(t testing.TB) []string {
+// mapFiles returns the maps folder and name of every source map of the
+// vector sets (20 shared ones, 34 extra ones).
+func mapFiles(t testing.TB) [][2]string {
 	t.Helper()
-	files, err := filepath.Glob("testdata/maps/*.src.txt")
-	if err != nil {
-		t.Fatal(err)
+	var out [][2]string
+	for _, vs := range []struct {
+		dir  string
+		want int
+	}{{"testdata/maps", 20}, {"testdata/extra/maps", 34}} {
+		files, err := filepath.Glob(filepath.Join(vs.dir, "*.src.txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(files) != vs.want {
+			t.Fatalf("found %d source maps in %s, want %d", len(files), vs.dir, vs.want)
+		}
+		for _, f := range files {
+			out = append(out, [2]string{vs.dir, strings.TrimSuffix(filepath.Base(f), ".src.txt")})
+		}
 	}
-	if len(files) != 20 {
-		t.Fatalf("found %d source maps, want 20", len(files))
-	}
-	var names []string
-	for _, f := range files {
-		names = append(names, strings.TrimSuffix(filepath.Base(f), ".src.txt"))
-	}
-	return names
+	return out
 }
 
 // firstDiff describes the first differing line of two texts.
@@ -45,9 +52,10 @@ func firstDiff(got, want string) string {
 // TestDecompileIsCrushtool: for every map crushtool -d wrote, compiling
 // and decompiling gives back the same bytes.
 func TestDecompileIsCrushtool(t *testing.T) {
-	for _, name := range mapNames(t) {
+	for _, f := range mapFiles(t) {
+		dir, name := f[0], f[1]
 		t.Run(name, func(t *testing.T) {
-			want, err := os.ReadFile(filepath.Join("testdata/maps", name+".txt"))
+			want, err := os.ReadFile(filepath.Join(dir, name+".txt"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,13 +74,14 @@ func TestDecompileIsCrushtool(t *testing.T) {
 // buckets without ids, no tunables for legacy maps) compile to what
 // crushtool -c built, as its decompiled text shows.
 func TestCompileSourceLikeCrushtool(t *testing.T) {
-	for _, name := range mapNames(t) {
+	for _, f := range mapFiles(t) {
+		dir, name := f[0], f[1]
 		t.Run(name, func(t *testing.T) {
-			src, err := os.ReadFile(filepath.Join("testdata/maps", name+".src.txt"))
+			src, err := os.ReadFile(filepath.Join(dir, name+".src.txt"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := os.ReadFile(filepath.Join("testdata/maps", name+".txt"))
+			want, err := os.ReadFile(filepath.Join(dir, name+".txt"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,8 +99,9 @@ func TestCompileSourceLikeCrushtool(t *testing.T) {
 // TestCompileDecompileFixedPoint: compile -> decompile -> compile ->
 // decompile is stable.
 func TestCompileDecompileFixedPoint(t *testing.T) {
-	for _, name := range mapNames(t) {
-		src, err := os.ReadFile(filepath.Join("testdata/maps", name+".src.txt"))
+	for _, f := range mapFiles(t) {
+		dir, name := f[0], f[1]
+		src, err := os.ReadFile(filepath.Join(dir, name+".src.txt"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,5 +117,34 @@ func TestCompileDecompileFixedPoint(t *testing.T) {
 		if t2 := m2.Decompile(); t2 != t1 {
 			t.Errorf("%s: not a fixed point: %s", name, firstDiff(t2, t1))
 		}
+	}
+}
+
+// TestCompileRejectsWhatCrushtoolRejects: inputs crushtool refuses to
+// compile (testdata/extra/rejected) fail here too.
+func TestCompileRejectsWhatCrushtoolRejects(t *testing.T) {
+	b, err := os.ReadFile("testdata/extra/rejected/EXPECTED.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if i == 0 {
+			continue
+		}
+		c := strings.Split(line, "\t")
+		src, err := os.ReadFile(filepath.Join("testdata/extra/rejected", c[0]+".txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Compile(string(src)); err == nil {
+			t.Errorf("%s (%s) compiled; crushtool says %q", c[0], c[1], c[3])
+		} else {
+			t.Logf("%s: %v (crushtool: %s)", c[0], err, c[3])
+		}
+		n++
+	}
+	if n != 7 {
+		t.Fatalf("checked %d inputs, want 7", n)
 	}
 }

@@ -16,14 +16,27 @@ import (
 	"testing"
 )
 
-// The golden vectors are crushtool 16.2.15 --test --show-mappings outputs
-// (see testdata/mappings/MANIFEST.tsv, copied from shared/crush-vectors).
-// Each output has 10,000 lines (x = 0..9999). testdata keeps the first
-// 1,000 lines of each for readable diffs, and the manifest keeps the
-// SHA-256 of the whole output, so the test checks every line of every
-// vector: the first 1,000 line by line, all 10,000 by hash.
+// The golden vectors are crushtool 16.2.15 --test --show-mappings outputs:
+// testdata/mappings (copied from shared/crush-vectors; 10,000 inputs each)
+// and testdata/extra (made here by testdata/extra/gen.py for what those
+// miss: local retries, choose_args, huge weights, straw v1 corners,
+// uniform indep, odd rule shapes, random maps; 5,000 inputs each).
+// testdata keeps the first 1,000 lines of each output for readable diffs,
+// and each manifest the SHA-256 of the whole output, so the test checks
+// every line of every vector: the first 1,000 line by line, all by hash.
+
+// vectorSets are the folders holding a maps/ folder and a
+// mappings/MANIFEST.tsv, with the number of vectors each must have.
+var vectorSets = []struct {
+	dir  string
+	rows int
+}{
+	{"testdata", 406},
+	{"testdata/extra", 485},
+}
 
 type manifestRow struct {
+	dir     string
 	file    string
 	mapName string
 	rule    int
@@ -34,9 +47,9 @@ type manifestRow struct {
 	sha     string
 }
 
-func readManifest(t testing.TB) []manifestRow {
+func readManifest(t testing.TB, dir string) []manifestRow {
 	t.Helper()
-	f, err := os.Open("testdata/mappings/MANIFEST.tsv")
+	f, err := os.Open(filepath.Join(dir, "mappings/MANIFEST.tsv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +67,7 @@ func readManifest(t testing.TB) []manifestRow {
 		if len(c) != 9 {
 			t.Fatalf("manifest: %d columns in %q", len(c), sc.Text())
 		}
-		r := manifestRow{file: c[0], mapName: strings.TrimSuffix(filepath.Base(c[1]), ".txt"), sha: c[8]}
+		r := manifestRow{dir: dir, file: c[0], mapName: strings.TrimSuffix(filepath.Base(c[1]), ".txt"), sha: c[8]}
 		r.rule, _ = strconv.Atoi(c[2])
 		r.numRep, _ = strconv.Atoi(c[3])
 		r.lines, _ = strconv.Atoi(c[7])
@@ -91,14 +104,18 @@ var (
 )
 
 // loadMap compiles testdata/maps/NAME.txt once per test binary.
-func loadMap(t testing.TB, name string) *Map {
+func loadMap(t testing.TB, name string) *Map { return loadMapIn(t, "testdata", name) }
+
+// loadMapIn compiles DIR/maps/NAME.txt once per test binary.
+func loadMapIn(t testing.TB, dir, name string) *Map {
 	t.Helper()
 	mapCacheMu.Lock()
 	defer mapCacheMu.Unlock()
-	if m, ok := mapCache[name]; ok {
+	key := dir + "/" + name
+	if m, ok := mapCache[key]; ok {
 		return m
 	}
-	src, err := os.ReadFile(filepath.Join("testdata/maps", name+".txt"))
+	src, err := os.ReadFile(filepath.Join(dir, "maps", name+".txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +123,7 @@ func loadMap(t testing.TB, name string) *Map {
 	if err != nil {
 		t.Fatalf("compile %s: %v", name, err)
 	}
-	mapCache[name] = m
+	mapCache[key] = m
 	return m
 }
 
@@ -129,14 +146,18 @@ func readGzipLines(t testing.TB, path string) []string {
 }
 
 func TestGoldenMappings(t *testing.T) {
-	rows := readManifest(t)
-	if len(rows) != 406 {
-		t.Fatalf("manifest has %d rows, want 406", len(rows))
+	var rows []manifestRow
+	for _, vs := range vectorSets {
+		r := readManifest(t, vs.dir)
+		if len(r) != vs.rows {
+			t.Fatalf("%s manifest has %d rows, want %d", vs.dir, len(r), vs.rows)
+		}
+		rows = append(rows, r...)
 	}
 	for _, row := range rows {
 		t.Run(strings.TrimSuffix(row.file, ".txt.gz"), func(t *testing.T) {
 			t.Parallel()
-			m := loadMap(t, row.mapName)
+			m := loadMapIn(t, row.dir, row.mapName)
 			cfg := TestConfig{
 				Rule: &row.rule, NumRep: &row.numRep, MinX: 0, MaxX: row.lines - 1,
 				Reweights: row.weights, PoolID: row.poolID, ShowMappings: true,
@@ -146,7 +167,7 @@ func TestGoldenMappings(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-			want := readGzipLines(t, filepath.Join("testdata/mappings", row.file))
+			want := readGzipLines(t, filepath.Join(row.dir, "mappings", row.file))
 			bad := 0
 			for i := range want {
 				if i >= len(got) || got[i] != want[i] {
@@ -175,7 +196,7 @@ func TestGoldenMappings(t *testing.T) {
 // TestGoldenMapsCoverPlan checks the manifest covers every (map, rule,
 // num-rep) the vector plan lists, so a truncated manifest cannot pass.
 func TestGoldenMapsCoverPlan(t *testing.T) {
-	rows := readManifest(t)
+	rows := readManifest(t, "testdata")
 	have := map[string]bool{}
 	for _, r := range rows {
 		have[fmt.Sprintf("%s/%d/%d", r.mapName, r.rule, r.numRep)] = true

@@ -498,6 +498,16 @@ func (m *Map) Finalize() error {
 			if _, ok := opNames[s.Op]; !ok {
 				return fmt.Errorf("%w: rule %d step %d has unknown op %d", ErrInvalidMap, id, si, s.Op)
 			}
+			limit := int32(-1)
+			switch s.Op {
+			case OpSetChooseTries, OpSetChooseLeafTries:
+				limit = MaxTries
+			case OpSetChooseLocalTries, OpSetChooseLocalFallbackTries:
+				limit = MaxLocalTries
+			}
+			if limit >= 0 && s.Arg1 > limit {
+				return fmt.Errorf("%w: rule %d step %d: %s %d above %d", ErrInvalidMap, id, si, s.Op, s.Arg1, limit)
+			}
 		}
 	}
 	for idx, cm := range m.ChooseArgs {

@@ -138,8 +138,30 @@ func Profile(name string) (Tunables, error) {
 	return t, err
 }
 
-// validate rejects values Ceph stores in 8 bits.
+// Bounds on the tries tunables and set_*_tries steps. Ceph has none, but
+// when a rule cannot be satisfied the mapper's work grows with the
+// product of these, so a map with millions of tries would hang every
+// client computing a placement. Ceph recommends 50 total tries and its
+// erasure rules use 100; legacy maps use 2 local and 5 fallback tries.
+const (
+	MaxTries      = 1000 // choose_total_tries, set_choose_tries, set_chooseleaf_tries
+	MaxLocalTries = 100  // choose_local_tries, choose_local_fallback_tries and their steps
+)
+
+// validate rejects values Ceph stores in 8 bits and unreasonable tries.
 func (t *Tunables) validate() error {
+	for _, f := range []struct {
+		name  string
+		v, hi uint32
+	}{
+		{"choose_local_tries", t.ChooseLocalTries, MaxLocalTries},
+		{"choose_local_fallback_tries", t.ChooseLocalFallbackTries, MaxLocalTries},
+		{"choose_total_tries", t.ChooseTotalTries, MaxTries},
+	} {
+		if f.v > f.hi {
+			return fmt.Errorf("%w: tunable %s %d above %d", ErrInvalidMap, f.name, f.v, f.hi)
+		}
+	}
 	for _, f := range []struct {
 		name string
 		v    uint32
