@@ -123,11 +123,12 @@ func straw2Choose(b *Bucket, x uint32, r int32, arg *ChooseArg, position int) in
 	}
 	high := 0
 	var highDraw int64
+	weights = weights[:len(ids)]
 	for i, id := range ids {
 		draw := int64(math.MinInt64)
 		if w := weights[i]; w != 0 {
 			u := hash3(b.Hash, x, uint32(id), uint32(r)) & 0xffff
-			ln := int64(crushLn(u)) - 0x1000000000000
+			ln := lnMinus48[u]
 			// Ceph passes the weight as a C int, so weights of 2^31 and
 			// above divide as negative numbers; keep that.
 			draw = ln / int64(int32(w))
