@@ -19,9 +19,11 @@ type Mapper struct {
 	args    ChooseArgMap
 }
 
-// NewMapper returns a Mapper over m. m must have been finalized.
+// NewMapper returns a Mapper over m. m must have been finalized. The
+// per-bucket permutation state it needs (uniform buckets and the legacy
+// local fallback) grows on first use.
 func (m *Map) NewMapper() *Mapper {
-	return &Mapper{m: m, work: make([]permWork, len(m.Buckets))}
+	return &Mapper{m: m}
 }
 
 // Do returns the items rule maps x to, for numRep replicas, given the
