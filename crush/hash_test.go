@@ -3,7 +3,6 @@ package crush
 import (
 	"bufio"
 	"encoding/hex"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -70,89 +69,6 @@ func TestHashUnknownType(t *testing.T) {
 	}
 	if hash3(HashRjenkins1, 1, 2, 3) != Hash3(1, 2, 3) {
 		t.Fatal("hash3 with rjenkins1 differs from Hash3")
-	}
-}
-
-// refMix is crush_hashmix written as the macro reads, the reference the
-// generated, unrolled hashes are checked against.
-func refMix(a, b, c uint32) (uint32, uint32, uint32) {
-	a -= b
-	a -= c
-	a ^= c >> 13
-	b -= c
-	b -= a
-	b ^= a << 8
-	c -= a
-	c -= b
-	c ^= b >> 13
-	a -= b
-	a -= c
-	a ^= c >> 12
-	b -= c
-	b -= a
-	b ^= a << 16
-	c -= a
-	c -= b
-	c ^= b >> 5
-	a -= b
-	a -= c
-	a ^= c >> 3
-	b -= c
-	b -= a
-	b ^= a << 10
-	c -= a
-	c -= b
-	c ^= b >> 15
-	return a, b, c
-}
-
-func refHash3(a, b, c uint32) uint32 {
-	h := hashSeed ^ a ^ b ^ c
-	x, y := uint32(hashX), uint32(hashY)
-	a, b, h = refMix(a, b, h)
-	c, x, h = refMix(c, x, h)
-	y, a, h = refMix(y, a, h)
-	b, x, h = refMix(b, x, h)
-	_, _, h = refMix(y, c, h)
-	return h
-}
-
-func refHash2(a, b uint32) uint32 {
-	h := hashSeed ^ a ^ b
-	x, y := uint32(hashX), uint32(hashY)
-	a, b, h = refMix(a, b, h)
-	_, a, h = refMix(x, a, h)
-	_, _, h = refMix(b, y, h)
-	return h
-}
-
-func refHash4(a, b, c, d uint32) uint32 {
-	h := hashSeed ^ a ^ b ^ c ^ d
-	x, y := uint32(hashX), uint32(hashY)
-	a, b, h = refMix(a, b, h)
-	c, d, h = refMix(c, d, h)
-	_, x, h = refMix(a, x, h)
-	y, _, h = refMix(y, b, h)
-	_, _, h = refMix(c, x, h)
-	_, _, h = refMix(y, d, h)
-	return h
-}
-
-// TestGeneratedHashesMatchReference compares the unrolled hashes with the
-// macro-shaped reference on random inputs.
-func TestGeneratedHashesMatchReference(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i < 100000; i++ {
-		a, b, c, d := r.Uint32(), r.Uint32(), r.Uint32(), r.Uint32()
-		if g, w := Hash2(a, b), refHash2(a, b); g != w {
-			t.Fatalf("Hash2(%d,%d) = %d, reference %d", a, b, g, w)
-		}
-		if g, w := Hash3(a, b, c), refHash3(a, b, c); g != w {
-			t.Fatalf("Hash3(%d,%d,%d) = %d, reference %d", a, b, c, g, w)
-		}
-		if g, w := Hash4(a, b, c, d), refHash4(a, b, c, d); g != w {
-			t.Fatalf("Hash4(%d,%d,%d,%d) = %d, reference %d", a, b, c, d, g, w)
-		}
 	}
 }
 

@@ -7,6 +7,16 @@ import (
 	"time"
 )
 
+// map1MCases are the two rules of the speed anchor.
+var map1MCases = []struct {
+	name   string
+	rule   int
+	numRep int
+}{
+	{"rep3", 0, 3},
+	{"indep6", 1, 6},
+}
+
 // BenchmarkMap1M maps x = 0..999,999 on m20_big_100osd (100 OSDs in
 // root/rack/host/osd, straw2, jewel tunables) as crushtool's timing anchor
 // does (shared/crush-vectors/tools/timing.sh):
@@ -19,14 +29,7 @@ import (
 func BenchmarkMap1M(b *testing.B) {
 	m := loadMap(b, "m20_big_100osd")
 	weights := m.Reweights(nil)
-	for _, bc := range []struct {
-		name   string
-		rule   int
-		numRep int
-	}{
-		{"rep3", 0, 3},
-		{"indep6", 1, 6},
-	} {
+	for _, bc := range map1MCases {
 		b.Run(bc.name, func(b *testing.B) {
 			mp := m.NewMapper()
 			args := m.ChooseArgsFor(0)
@@ -50,14 +53,7 @@ func BenchmarkMap1M(b *testing.B) {
 func BenchmarkMap1MParallel(b *testing.B) {
 	m := loadMap(b, "m20_big_100osd")
 	weights := m.Reweights(nil)
-	for _, bc := range []struct {
-		name   string
-		rule   int
-		numRep int
-	}{
-		{"rep3", 0, 3},
-		{"indep6", 1, 6},
-	} {
+	for _, bc := range map1MCases {
 		b.Run(bc.name, func(b *testing.B) {
 			const n = 1_000_000
 			procs := runtime.GOMAXPROCS(0)
