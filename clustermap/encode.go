@@ -206,7 +206,7 @@ func CrushFromProto(in *pb.CrushMap) (*crush.Map, error) {
 
 // ToProto converts the map to its stored form.
 func (m *Map) ToProto() *pb.OSDMap {
-	out := &pb.OSDMap{Fsid: m.FSID, Epoch: m.Epoch}
+	out := &pb.OSDMap{Fsid: m.FSID, Epoch: m.Epoch, MaxOsd: m.maxOSD}
 	if m.Crush != nil {
 		out.Crush = CrushToProto(m.Crush)
 	}
@@ -232,6 +232,16 @@ func (m *Map) ToProto() *pb.OSDMap {
 	for _, pg := range sortedPGs(m.PrimaryTemp) {
 		out.PrimaryTemp = append(out.PrimaryTemp, &pb.PrimaryTemp{Pool: pg.Pool, Seed: pg.Seed, Osd: m.PrimaryTemp[pg]})
 	}
+	for _, pg := range sortedPGs(m.PGUpmap) {
+		out.PgUpmap = append(out.PgUpmap, &pb.PGUpmap{Pool: pg.Pool, Seed: pg.Seed, Osds: append([]int32(nil), m.PGUpmap[pg]...)})
+	}
+	for _, pg := range sortedPGs(m.PGUpmapItems) {
+		u := &pb.PGUpmapItems{Pool: pg.Pool, Seed: pg.Seed}
+		for _, it := range m.PGUpmapItems[pg] {
+			u.Items = append(u.Items, &pb.UpmapItem{From: it[0], To: it[1]})
+		}
+		out.PgUpmapItems = append(out.PgUpmapItems, u)
+	}
 	return out
 }
 
@@ -255,7 +265,8 @@ func FromProto(in *pb.OSDMap) (*Map, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Map{FSID: in.GetFsid(), Epoch: in.GetEpoch(), Crush: cm, OSDs: map[int32]*OSD{}, Pools: map[int64]*Pool{}}
+	m := &Map{FSID: in.GetFsid(), Epoch: in.GetEpoch(), Crush: cm, MaxOSD: in.GetMaxOsd(),
+		OSDs: map[int32]*OSD{}, Pools: map[int64]*Pool{}}
 	for _, o := range in.GetOsds() {
 		if _, dup := m.OSDs[o.GetId()]; dup {
 			return nil, fmt.Errorf("%w: osd.%d appears twice", ErrInvalid, o.GetId())
@@ -282,6 +293,22 @@ func FromProto(in *pb.OSDMap) (*Map, error) {
 	}
 	for _, t := range in.GetPrimaryTemp() {
 		m.PrimaryTemp[PGID{Pool: t.GetPool(), Seed: t.GetSeed()}] = t.GetOsd()
+	}
+	if len(in.GetPgUpmap()) > 0 {
+		m.PGUpmap = map[PGID][]int32{}
+	}
+	for _, u := range in.GetPgUpmap() {
+		m.PGUpmap[PGID{Pool: u.GetPool(), Seed: u.GetSeed()}] = append([]int32(nil), u.GetOsds()...)
+	}
+	if len(in.GetPgUpmapItems()) > 0 {
+		m.PGUpmapItems = map[PGID][][2]int32{}
+	}
+	for _, u := range in.GetPgUpmapItems() {
+		var items [][2]int32
+		for _, it := range u.GetItems() {
+			items = append(items, [2]int32{it.GetFrom(), it.GetTo()})
+		}
+		m.PGUpmapItems[PGID{Pool: u.GetPool(), Seed: u.GetSeed()}] = items
 	}
 	if err := m.Finalize(); err != nil {
 		return nil, err

@@ -120,6 +120,10 @@ type Map struct {
 	FSID  string
 	Epoch uint64
 	Crush *crush.Map
+	// MaxOSD is one past the highest OSD id the map has room for; 0 (or
+	// anything lower) means one past the highest OSD in OSDs. Ids below it
+	// that are not in OSDs do not exist.
+	MaxOSD int32
 	// OSDs by id; the ids present are the OSDs that exist.
 	OSDs  map[int32]*OSD
 	Pools map[int64]*Pool
@@ -127,6 +131,11 @@ type Map struct {
 	PGTemp map[PGID][]int32
 	// PrimaryTemp overrides the acting primary of a PG.
 	PrimaryTemp map[PGID]int32
+	// PGUpmap replaces CRUSH's whole choice for a PG, and PGUpmapItems
+	// replace single OSDs in it ([from, to] pairs), as the balancer does.
+	// A mapping to an OSD that is out is ignored.
+	PGUpmap      map[PGID][]int32
+	PGUpmapItems map[PGID][][2]int32
 
 	// Derived by Finalize.
 	finalized bool
@@ -172,6 +181,12 @@ func (m *Map) Finalize() error {
 			maxOSD = id + 1
 		}
 	}
+	if m.MaxOSD > maxOSD {
+		if m.MaxOSD > crush.DeviceIDLimit {
+			return fmt.Errorf("%w: max_osd %d above %d", ErrInvalid, m.MaxOSD, crush.DeviceIDLimit)
+		}
+		maxOSD = m.MaxOSD
+	}
 	m.maxOSD = maxOSD
 	m.weights = make([]uint32, maxOSD)
 	m.exists = make([]bool, maxOSD)
@@ -208,8 +223,8 @@ func (p *Pool) validate() error {
 	return nil
 }
 
-// MaxOSD is one past the highest OSD id in the map.
-func (m *Map) MaxOSD() int32 { return m.maxOSD }
+// OSDLimit is one past the highest OSD id the map has room for.
+func (m *Map) OSDLimit() int32 { return m.maxOSD }
 
 // Exists reports whether the OSD is in the map.
 func (m *Map) Exists(osd int32) bool {

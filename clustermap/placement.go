@@ -79,12 +79,13 @@ func (m *Map) Raw(pg PGID) ([]int32, error) {
 }
 
 func (m *Map) raw(p *Pool, pg PGID) []int32 {
-	mp := m.mappers.Get().(*crush.Mapper)
-	defer m.mappers.Put(mp)
-	var osds []int32
-	if p.CrushRule >= 0 {
-		osds = mp.Do(int(p.CrushRule), p.PlacementSeed(pg.Seed), int(p.Size), m.weights,
-			m.Crush.ChooseArgsFor(p.ID), make([]int32, 0, p.Size))
+	osds := make([]int32, 0, p.Size)
+	// Ceph's find_rule: the pool's rule is used only if it exists and is
+	// of the pool's type; otherwise the PG maps nowhere.
+	if r := m.Crush.Rule(int(p.CrushRule)); r != nil && uint8(r.Type) == uint8(p.Type) {
+		mp := m.mappers.Get().(*crush.Mapper)
+		osds = mp.Do(r.ID, p.PlacementSeed(pg.Seed), int(p.Size), m.weights, m.Crush.ChooseArgsFor(p.ID), osds)
+		m.mappers.Put(mp)
 	}
 	// Drop OSDs that do not exist.
 	if p.CanShiftOSDs() {
@@ -113,7 +114,7 @@ func (m *Map) Place(pg PGID) (Placement, error) {
 		return Placement{}, err
 	}
 	pg.Seed = StableMod(pg.Seed, p.PGNum, pgMask(p.PGNum))
-	raw := m.raw(p, pg)
+	raw := m.applyUpmap(pg, m.raw(p, pg))
 	up := m.rawToUp(p, raw)
 	upPrimary := m.applyPrimaryAffinity(p, pg, up)
 	pl := Placement{PG: pg, Up: up, UpPrimary: upPrimary, Acting: up, ActingPrimary: upPrimary}
@@ -135,6 +136,48 @@ func (m *Map) PlaceObject(poolID int64, name, namespace string) (Placement, erro
 		return Placement{}, err
 	}
 	return m.Place(pg)
+}
+
+// isOut reports whether an upmap target is out (or not an OSD id): Ceph
+// ignores mappings to such OSDs.
+func (m *Map) isOut(osd int32) bool {
+	return osd != NoOSD && osd >= 0 && osd < m.maxOSD && m.weights[osd] == 0
+}
+
+// applyUpmap applies pg_upmap (replace the whole set, unless a target is
+// out) and then pg_upmap_items (replace one OSD by another, unless the
+// new one is already in the set or is out), as Ceph's _apply_upmap.
+func (m *Map) applyUpmap(pg PGID, raw []int32) []int32 {
+	if set, ok := m.PGUpmap[pg]; ok {
+		use := true
+		for _, o := range set {
+			if m.isOut(o) {
+				use = false
+				break
+			}
+		}
+		if use {
+			raw = append(raw[:0], set...)
+		}
+	}
+	for _, it := range m.PGUpmapItems[pg] {
+		from, to := it[0], it[1]
+		pos := -1
+		present := false
+		for i, o := range raw {
+			if o == to {
+				present = true
+				break
+			}
+			if o == from && pos < 0 && !m.isOut(to) {
+				pos = i
+			}
+		}
+		if !present && pos >= 0 {
+			raw[pos] = to
+		}
+	}
+	return raw
 }
 
 // rawToUp drops down OSDs: replicated sets close the gap, erasure sets

@@ -333,6 +333,9 @@ func TestProtoRoundTrip(t *testing.T) {
 	m.OSDs[8].PrimaryAffinity = 0x4000
 	m.PGTemp = map[PGID][]int32{{Pool: 1, Seed: 3}: {1, 2, 3}}
 	m.PrimaryTemp = map[PGID]int32{{Pool: 1, Seed: 4}: 7}
+	m.PGUpmap = map[PGID][]int32{{Pool: 1, Seed: 5}: {10, 20, 30}}
+	m.PGUpmapItems = map[PGID][][2]int32{{Pool: 2, Seed: 6}: {{1, 2}, {3, 4}}}
+	m.MaxOSD = 60
 	if err := m.Finalize(); err != nil {
 		t.Fatal(err)
 	}
@@ -403,4 +406,62 @@ func TestFromProtoRejectsBadMaps(t *testing.T) {
 func ExamplePGID_String() {
 	fmt.Println(PGID{Pool: 1, Seed: 0x869})
 	// Output: 1.869
+}
+
+// TestUpmap: pg_upmap replaces the set unless a target is out;
+// pg_upmap_items replace one OSD unless the new one is out or already in
+// the set; both act before down OSDs are dropped.
+func TestUpmap(t *testing.T) {
+	m := om48(t)
+	pg := PGID{Pool: 1, Seed: 9}
+	base, _ := m.Place(pg)
+	others := []int32{}
+	for o := int32(0); o < 48 && len(others) < 3; o++ {
+		if !contains(base.Up, o) {
+			others = append(others, o)
+		}
+	}
+	m.PGUpmap = map[PGID][]int32{pg: others}
+	if err := m.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if pl, _ := m.Place(pg); !reflect.DeepEqual(pl.Up, others) {
+		t.Fatalf("pg_upmap: up %v, want %v", pl.Up, others)
+	}
+	m.OSDs[others[1]].Weight = 0 // an out target voids the whole pg_upmap
+	if err := m.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if pl, _ := m.Place(pg); !reflect.DeepEqual(pl.Up, base.Up) {
+		t.Fatalf("pg_upmap to an out OSD applied: up %v, want %v", pl.Up, base.Up)
+	}
+	m.PGUpmap = nil
+	m.PGUpmapItems = map[PGID][][2]int32{pg: {
+		{base.Up[1], others[0]},  // applied
+		{base.Up[2], base.Up[0]}, // ignored: target already in the set
+		{base.Up[2], others[1]},  // ignored: target is out
+	}}
+	if err := m.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	want := []int32{base.Up[0], others[0], base.Up[2]}
+	if pl, _ := m.Place(pg); !reflect.DeepEqual(pl.Up, want) {
+		t.Fatalf("pg_upmap_items: up %v, want %v", pl.Up, want)
+	}
+	m.OSDs[others[0]].Up = false // a down target is dropped after upmap
+	if err := m.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if pl, _ := m.Place(pg); !reflect.DeepEqual(pl.Up, []int32{base.Up[0], base.Up[2]}) {
+		t.Fatalf("down upmap target: up %v", pl.Up)
+	}
+}
+
+func contains(s []int32, v int32) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }

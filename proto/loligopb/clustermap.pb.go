@@ -1142,10 +1142,15 @@ type OSDMap struct {
 	Epoch uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	Crush *CrushMap              `protobuf:"bytes,3,opt,name=crush,proto3" json:"crush,omitempty"`
 	// Existing OSDs; ids below max_osd not listed do not exist.
-	Osds          []*OSDState    `protobuf:"bytes,5,rep,name=osds,proto3" json:"osds,omitempty"`
-	Pools         []*Pool        `protobuf:"bytes,6,rep,name=pools,proto3" json:"pools,omitempty"`
-	PgTemp        []*PGTemp      `protobuf:"bytes,7,rep,name=pg_temp,json=pgTemp,proto3" json:"pg_temp,omitempty"`
-	PrimaryTemp   []*PrimaryTemp `protobuf:"bytes,8,rep,name=primary_temp,json=primaryTemp,proto3" json:"primary_temp,omitempty"`
+	Osds        []*OSDState    `protobuf:"bytes,5,rep,name=osds,proto3" json:"osds,omitempty"`
+	Pools       []*Pool        `protobuf:"bytes,6,rep,name=pools,proto3" json:"pools,omitempty"`
+	PgTemp      []*PGTemp      `protobuf:"bytes,7,rep,name=pg_temp,json=pgTemp,proto3" json:"pg_temp,omitempty"`
+	PrimaryTemp []*PrimaryTemp `protobuf:"bytes,8,rep,name=primary_temp,json=primaryTemp,proto3" json:"primary_temp,omitempty"`
+	// One past the highest OSD id the map has room for (at least one past
+	// the highest existing OSD); ids in between do not exist.
+	MaxOsd        int32           `protobuf:"varint,9,opt,name=max_osd,json=maxOsd,proto3" json:"max_osd,omitempty"`
+	PgUpmap       []*PGUpmap      `protobuf:"bytes,10,rep,name=pg_upmap,json=pgUpmap,proto3" json:"pg_upmap,omitempty"`
+	PgUpmapItems  []*PGUpmapItems `protobuf:"bytes,11,rep,name=pg_upmap_items,json=pgUpmapItems,proto3" json:"pg_upmap_items,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1227,6 +1232,201 @@ func (x *OSDMap) GetPrimaryTemp() []*PrimaryTemp {
 		return x.PrimaryTemp
 	}
 	return nil
+}
+
+func (x *OSDMap) GetMaxOsd() int32 {
+	if x != nil {
+		return x.MaxOsd
+	}
+	return 0
+}
+
+func (x *OSDMap) GetPgUpmap() []*PGUpmap {
+	if x != nil {
+		return x.PgUpmap
+	}
+	return nil
+}
+
+func (x *OSDMap) GetPgUpmapItems() []*PGUpmapItems {
+	if x != nil {
+		return x.PgUpmapItems
+	}
+	return nil
+}
+
+// PGUpmap replaces CRUSH's choice for a PG.
+type PGUpmap struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          int64                  `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Seed          uint32                 `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
+	Osds          []int32                `protobuf:"varint,3,rep,packed,name=osds,proto3" json:"osds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGUpmap) Reset() {
+	*x = PGUpmap{}
+	mi := &file_clustermap_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGUpmap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGUpmap) ProtoMessage() {}
+
+func (x *PGUpmap) ProtoReflect() protoreflect.Message {
+	mi := &file_clustermap_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGUpmap.ProtoReflect.Descriptor instead.
+func (*PGUpmap) Descriptor() ([]byte, []int) {
+	return file_clustermap_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PGUpmap) GetPool() int64 {
+	if x != nil {
+		return x.Pool
+	}
+	return 0
+}
+
+func (x *PGUpmap) GetSeed() uint32 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+func (x *PGUpmap) GetOsds() []int32 {
+	if x != nil {
+		return x.Osds
+	}
+	return nil
+}
+
+// PGUpmapItems replace single OSDs of CRUSH's choice for a PG.
+type PGUpmapItems struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          int64                  `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Seed          uint32                 `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
+	Items         []*UpmapItem           `protobuf:"bytes,3,rep,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGUpmapItems) Reset() {
+	*x = PGUpmapItems{}
+	mi := &file_clustermap_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGUpmapItems) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGUpmapItems) ProtoMessage() {}
+
+func (x *PGUpmapItems) ProtoReflect() protoreflect.Message {
+	mi := &file_clustermap_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGUpmapItems.ProtoReflect.Descriptor instead.
+func (*PGUpmapItems) Descriptor() ([]byte, []int) {
+	return file_clustermap_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *PGUpmapItems) GetPool() int64 {
+	if x != nil {
+		return x.Pool
+	}
+	return 0
+}
+
+func (x *PGUpmapItems) GetSeed() uint32 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+func (x *PGUpmapItems) GetItems() []*UpmapItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+type UpmapItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          int32                  `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            int32                  `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpmapItem) Reset() {
+	*x = UpmapItem{}
+	mi := &file_clustermap_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpmapItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpmapItem) ProtoMessage() {}
+
+func (x *UpmapItem) ProtoReflect() protoreflect.Message {
+	mi := &file_clustermap_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpmapItem.ProtoReflect.Descriptor instead.
+func (*UpmapItem) Descriptor() ([]byte, []int) {
+	return file_clustermap_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UpmapItem) GetFrom() int32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *UpmapItem) GetTo() int32 {
+	if x != nil {
+		return x.To
+	}
+	return 0
 }
 
 var File_clustermap_proto protoreflect.FileDescriptor
@@ -1325,7 +1525,7 @@ const file_clustermap_proto_rawDesc = "" +
 	"\vPrimaryTemp\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\rR\x04seed\x12\x10\n" +
-	"\x03osd\x18\x03 \x01(\x05R\x03osd\"\x9a\x02\n" +
+	"\x03osd\x18\x03 \x01(\x05R\x03osd\"\xa1\x03\n" +
 	"\x06OSDMap\x12\x12\n" +
 	"\x04fsid\x18\x01 \x01(\tR\x04fsid\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12)\n" +
@@ -1333,7 +1533,22 @@ const file_clustermap_proto_rawDesc = "" +
 	"\x04osds\x18\x05 \x03(\v2\x13.loligo.v1.OSDStateR\x04osds\x12%\n" +
 	"\x05pools\x18\x06 \x03(\v2\x0f.loligo.v1.PoolR\x05pools\x12*\n" +
 	"\apg_temp\x18\a \x03(\v2\x11.loligo.v1.PGTempR\x06pgTemp\x129\n" +
-	"\fprimary_temp\x18\b \x03(\v2\x16.loligo.v1.PrimaryTempR\vprimaryTempJ\x04\b\x04\x10\x05*V\n" +
+	"\fprimary_temp\x18\b \x03(\v2\x16.loligo.v1.PrimaryTempR\vprimaryTemp\x12\x17\n" +
+	"\amax_osd\x18\t \x01(\x05R\x06maxOsd\x12-\n" +
+	"\bpg_upmap\x18\n" +
+	" \x03(\v2\x12.loligo.v1.PGUpmapR\apgUpmap\x12=\n" +
+	"\x0epg_upmap_items\x18\v \x03(\v2\x17.loligo.v1.PGUpmapItemsR\fpgUpmapItemsJ\x04\b\x04\x10\x05\"E\n" +
+	"\aPGUpmap\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x12\n" +
+	"\x04seed\x18\x02 \x01(\rR\x04seed\x12\x12\n" +
+	"\x04osds\x18\x03 \x03(\x05R\x04osds\"b\n" +
+	"\fPGUpmapItems\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x12\n" +
+	"\x04seed\x18\x02 \x01(\rR\x04seed\x12*\n" +
+	"\x05items\x18\x03 \x03(\v2\x14.loligo.v1.UpmapItemR\x05items\"/\n" +
+	"\tUpmapItem\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\x05R\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\x05R\x02to*V\n" +
 	"\bPoolType\x12\x19\n" +
 	"\x15POOL_TYPE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14POOL_TYPE_REPLICATED\x10\x01\x12\x15\n" +
@@ -1352,7 +1567,7 @@ func file_clustermap_proto_rawDescGZIP() []byte {
 }
 
 var file_clustermap_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_clustermap_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_clustermap_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_clustermap_proto_goTypes = []any{
 	(PoolType)(0),            // 0: loligo.v1.PoolType
 	(*CrushMap)(nil),         // 1: loligo.v1.CrushMap
@@ -1370,16 +1585,19 @@ var file_clustermap_proto_goTypes = []any{
 	(*PGTemp)(nil),           // 13: loligo.v1.PGTemp
 	(*PrimaryTemp)(nil),      // 14: loligo.v1.PrimaryTemp
 	(*OSDMap)(nil),           // 15: loligo.v1.OSDMap
-	nil,                      // 16: loligo.v1.CrushMap.TypesEntry
-	nil,                      // 17: loligo.v1.CrushMap.ClassesEntry
+	(*PGUpmap)(nil),          // 16: loligo.v1.PGUpmap
+	(*PGUpmapItems)(nil),     // 17: loligo.v1.PGUpmapItems
+	(*UpmapItem)(nil),        // 18: loligo.v1.UpmapItem
+	nil,                      // 19: loligo.v1.CrushMap.TypesEntry
+	nil,                      // 20: loligo.v1.CrushMap.ClassesEntry
 }
 var file_clustermap_proto_depIdxs = []int32{
 	2,  // 0: loligo.v1.CrushMap.tunables:type_name -> loligo.v1.CrushTunables
-	16, // 1: loligo.v1.CrushMap.types:type_name -> loligo.v1.CrushMap.TypesEntry
+	19, // 1: loligo.v1.CrushMap.types:type_name -> loligo.v1.CrushMap.TypesEntry
 	3,  // 2: loligo.v1.CrushMap.devices:type_name -> loligo.v1.CrushDevice
 	4,  // 3: loligo.v1.CrushMap.buckets:type_name -> loligo.v1.CrushBucket
 	5,  // 4: loligo.v1.CrushMap.rules:type_name -> loligo.v1.CrushRule
-	17, // 5: loligo.v1.CrushMap.classes:type_name -> loligo.v1.CrushMap.ClassesEntry
+	20, // 5: loligo.v1.CrushMap.classes:type_name -> loligo.v1.CrushMap.ClassesEntry
 	7,  // 6: loligo.v1.CrushMap.class_buckets:type_name -> loligo.v1.CrushClassBucket
 	8,  // 7: loligo.v1.CrushMap.choose_args:type_name -> loligo.v1.CrushChooseArgs
 	6,  // 8: loligo.v1.CrushRule.steps:type_name -> loligo.v1.CrushStep
@@ -1391,11 +1609,14 @@ var file_clustermap_proto_depIdxs = []int32{
 	11, // 14: loligo.v1.OSDMap.pools:type_name -> loligo.v1.Pool
 	13, // 15: loligo.v1.OSDMap.pg_temp:type_name -> loligo.v1.PGTemp
 	14, // 16: loligo.v1.OSDMap.primary_temp:type_name -> loligo.v1.PrimaryTemp
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	16, // 17: loligo.v1.OSDMap.pg_upmap:type_name -> loligo.v1.PGUpmap
+	17, // 18: loligo.v1.OSDMap.pg_upmap_items:type_name -> loligo.v1.PGUpmapItems
+	18, // 19: loligo.v1.PGUpmapItems.items:type_name -> loligo.v1.UpmapItem
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_clustermap_proto_init() }
@@ -1409,7 +1630,7 @@ func file_clustermap_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clustermap_proto_rawDesc), len(file_clustermap_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
