@@ -139,14 +139,6 @@ func parsePGID(t *testing.T, s string) PGID {
 // dumpLine matches "1.2f raw ([a,b], pA) up ([..], pB) acting ([..], pC)".
 var dumpLine = regexp.MustCompile(`^(\d+\.[0-9a-f]+) raw \((\[[-0-9,]*\]), p(-?\d+)\) up \((\[[-0-9,]*\]), p(-?\d+)\) acting \((\[[-0-9,]*\]), p(-?\d+)\)$`)
 
-// primaryOf converts our "no primary" to Ceph's -1.
-func primaryOf(p int32) int32 {
-	if p == NoOSD {
-		return -1
-	}
-	return p
-}
-
 func checkDumpLine(t *testing.T, m *Map, line string) bool {
 	t.Helper()
 	g := dumpLine.FindStringSubmatch(line)
@@ -171,10 +163,10 @@ func checkDumpLine(t *testing.T, m *Map, line string) bool {
 	}
 	p := func(s string) int32 { v, _ := strconv.Atoi(s); return int32(v) }
 	if !reflect.DeepEqual(raw, parseList(t, g[2])) || rawPrimary != p(g[3]) ||
-		!reflect.DeepEqual(pl.Up, parseList(t, g[4])) || primaryOf(pl.UpPrimary) != p(g[5]) ||
-		!reflect.DeepEqual(pl.Acting, parseList(t, g[6])) || primaryOf(pl.ActingPrimary) != p(g[7]) {
+		!reflect.DeepEqual(pl.Up, parseList(t, g[4])) || pl.UpPrimary != p(g[5]) ||
+		!reflect.DeepEqual(pl.Acting, parseList(t, g[6])) || pl.ActingPrimary != p(g[7]) {
 		t.Errorf("%s:\n got  raw %v p%d up %v p%d acting %v p%d\n want %s", pg, raw, rawPrimary,
-			pl.Up, primaryOf(pl.UpPrimary), pl.Acting, primaryOf(pl.ActingPrimary), line)
+			pl.Up, pl.UpPrimary, pl.Acting, pl.ActingPrimary, line)
 	}
 	return true
 }

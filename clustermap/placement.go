@@ -1,12 +1,16 @@
 package clustermap
 
 import (
+	"slices"
+
 	"github.com/loligo/loligo/crush"
 )
 
-// NoOSD is the primary of a PG that has no live member, and marks a hole
-// in an erasure-coded PG's set (CRUSH_ITEM_NONE).
+// NoOSD marks a hole in an erasure-coded PG's set (CRUSH_ITEM_NONE).
 const NoOSD = crush.ItemNone
+
+// NoPrimary is the primary of a PG that has no live member (Ceph's -1).
+const NoPrimary int32 = -1
 
 // namespaceSep joins a namespace and a name before hashing (Ceph's 0x1f).
 const namespaceSep = '\x1f'
@@ -56,7 +60,7 @@ type Placement struct {
 	// PG (Up, unless a pg_temp overrides it during recovery). Erasure
 	// pools keep positions, with NoOSD in holes.
 	Up, Acting []int32
-	// UpPrimary and ActingPrimary are NoOSD if no member is live.
+	// UpPrimary and ActingPrimary are NoPrimary if no member is live.
 	UpPrimary, ActingPrimary int32
 }
 
@@ -80,9 +84,11 @@ func (m *Map) Raw(pg PGID) ([]int32, error) {
 
 func (m *Map) raw(p *Pool, pg PGID) []int32 {
 	osds := make([]int32, 0, p.Size)
-	// Ceph's find_rule: the pool's rule is used only if it exists and is
-	// of the pool's type; otherwise the PG maps nowhere.
-	if r := m.Crush.Rule(int(p.CrushRule)); r != nil && uint8(r.Type) == uint8(p.Type) {
+	// Ceph's find_rule: the pool's rule is used only if it exists, is of
+	// the pool's type and allows the pool's size; otherwise the PG maps
+	// nowhere.
+	if r := m.Crush.Rule(int(p.CrushRule)); r != nil && uint8(r.Type) == uint8(p.Type) &&
+		uint32(r.MinSize) <= p.Size && p.Size <= uint32(r.MaxSize) {
 		mp := m.mappers.Get().(*crush.Mapper)
 		osds = mp.Do(r.ID, p.PlacementSeed(pg.Seed), int(p.Size), m.weights, m.Crush.ChooseArgsFor(p.ID), osds)
 		m.mappers.Put(mp)
@@ -117,13 +123,13 @@ func (m *Map) Place(pg PGID) (Placement, error) {
 	raw := m.applyUpmap(pg, m.raw(p, pg))
 	up := m.rawToUp(p, raw)
 	upPrimary := m.applyPrimaryAffinity(p, pg, up)
-	pl := Placement{PG: pg, Up: up, UpPrimary: upPrimary, Acting: up, ActingPrimary: upPrimary}
+	pl := Placement{PG: pg, Up: up, UpPrimary: upPrimary, Acting: slices.Clone(up), ActingPrimary: upPrimary}
 	// A pg_temp replaces the acting set and its primary (even when no
 	// member of it is live); a primary_temp alone replaces the primary.
 	temp, tprim := m.tempOSDs(p, pg)
 	if len(temp) > 0 {
 		pl.Acting, pl.ActingPrimary = temp, tprim
-	} else if tprim != NoOSD {
+	} else if tprim != NoPrimary {
 		pl.ActingPrimary = tprim
 	}
 	return pl, nil
@@ -201,14 +207,14 @@ func (m *Map) rawToUp(p *Pool, raw []int32) []int32 {
 // passed over is kept as a fallback); in replicated pools the chosen
 // primary moves to the front of the set.
 func (m *Map) applyPrimaryAffinity(p *Pool, pg PGID, up []int32) int32 {
-	primary := NoOSD
+	primary := NoPrimary
 	for _, o := range up {
 		if o != NoOSD {
 			primary = o
 			break
 		}
 	}
-	if !m.anyAff || primary == NoOSD {
+	if !m.anyAff || primary == NoPrimary {
 		return primary
 	}
 	any := false
@@ -249,7 +255,7 @@ func (m *Map) applyPrimaryAffinity(p *Pool, pg PGID, up []int32) int32 {
 }
 
 // tempOSDs returns the pg_temp acting set (without dead members; holes
-// for erasure pools) and the temporary primary, NoOSD if none.
+// for erasure pools) and the temporary primary, NoPrimary if none.
 func (m *Map) tempOSDs(p *Pool, pg PGID) ([]int32, int32) {
 	var temp []int32
 	for _, o := range m.PGTemp[pg] {
@@ -268,5 +274,5 @@ func (m *Map) tempOSDs(p *Pool, pg PGID) ([]int32, int32) {
 			return temp, o
 		}
 	}
-	return temp, NoOSD
+	return temp, NoPrimary
 }

@@ -465,3 +465,33 @@ func contains(s []int32, v int32) bool {
 	}
 	return false
 }
+
+// TestRuleMustFitPool: as Ceph's find_rule, a pool whose rule is of the
+// other type, or whose size is outside the rule's min_size..max_size,
+// maps nowhere (and the PG has no primary).
+func TestRuleMustFitPool(t *testing.T) {
+	m := om48(t)
+	pg := PGID{Pool: 1, Seed: 1}
+	if pl, _ := m.Place(pg); len(pl.Up) != 3 {
+		t.Fatalf("baseline up %v", pl.Up)
+	}
+	m.Crush.Rules[0].MaxSize = 2
+	if pl, _ := m.Place(pg); len(pl.Up) != 0 || pl.UpPrimary != NoPrimary || pl.ActingPrimary != NoPrimary {
+		t.Fatalf("size 3 with max_size 2: %+v", pl)
+	}
+	m.Crush.Rules[0].MaxSize = 20
+	m.Pools[1].CrushRule = 1 // the erasure rule
+	if err := m.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if pl, _ := m.Place(pg); len(pl.Up) != 0 {
+		t.Fatalf("replicated pool on an erasure rule: up %v", pl.Up)
+	}
+	m.Pools[1].CrushRule = 9 // no such rule
+	if err := m.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	if pl, _ := m.Place(pg); len(pl.Up) != 0 {
+		t.Fatalf("missing rule: up %v", pl.Up)
+	}
+}

@@ -90,7 +90,14 @@ func treeChoose(b *Bucket, x uint32, r int32) int32 {
 			n += 1 << (h - 1)
 		}
 	}
-	return b.Items[n>>1]
+	if i := n >> 1; i < len(b.Items) {
+		return b.Items[i]
+	}
+	// With a zero total weight and a size that is not a power of two the
+	// walk runs right past the last leaf. Ceph then reads beyond its item
+	// array (undefined); answer with the first item, as straw2 does when
+	// every weight is 0.
+	return b.Items[0]
 }
 
 func strawChoose(b *Bucket, x uint32, r int32) int32 {
@@ -129,8 +136,10 @@ func straw2Choose(b *Bucket, x uint32, r int32, arg *ChooseArg, position int) in
 		if w := weights[i]; w != 0 {
 			u := hash3(b.Hash, x, uint32(id), uint32(r)) & 0xffff
 			ln := lnMinus48[u]
-			// Ceph passes the weight as a C int, so weights of 2^31 and
-			// above divide as negative numbers; keep that.
+			// crushtool 16.2.15 divides weights of 2^31 and above (32768.0)
+			// as negative numbers (the weight goes through a C int), which
+			// makes such an item always win; the extra golden vectors
+			// check this.
 			draw = ln / int64(int32(w))
 		}
 		if i == 0 || draw > highDraw {

@@ -83,11 +83,11 @@ func (c *compiler) compile(f *astFile) error {
 	if err != nil {
 		return err
 	}
-	// crushtool reserves a bucket's id before assigning free ids only when
-	// the id is the bucket's first line (any id line, with or without class).
+	// crushtool reserves every id a bucket's leading id lines name (class
+	// ids too) before it assigns free ids to buckets without one.
 	for _, b := range buckets {
-		if len(b.ids) > 0 {
-			c.usedIDs[int32(b.ids[0].id)] = true
+		for _, id := range b.ids {
+			c.usedIDs[int32(id.id)] = true
 		}
 	}
 	// Buckets must precede rules (the parser keeps them in that order
@@ -321,6 +321,14 @@ func (c *compiler) bucket(ab *astBucket) error {
 		}
 		total += w
 	}
+	switch {
+	case alg == AlgTree && size > maxTreeItems:
+		return c.errorf(ab.alg, "tree bucket %q has %d items; Ceph stores a tree's node count in 8 bits, so a tree holds at most %d", name, size, maxTreeItems)
+	case alg == AlgUniform && size > 0 && uniformWeight == 0:
+		return c.errorf(ab.alg, "uniform bucket %q has items of weight 0; Ceph cannot build it (use another algorithm, or give the items a weight)", name)
+	case typ == 0:
+		return c.errorf(ab.typ, "bucket %q has type %d (%s), the device type; buckets need a type above 0", name, typ, ab.typ.text)
+	}
 	if id == 0 {
 		for id = -1; c.usedIDs[id] || c.m.Bucket(id) != nil; id-- {
 		}
@@ -371,6 +379,10 @@ func floatToU32(v float32) uint32 {
 	}
 	return uint32(int64(v))
 }
+
+// maxTreeItems is the most items a tree bucket can hold in Ceph: its
+// node count, 1 << (1 + ceil(log2(size))), is stored in a __u8.
+const maxTreeItems = 64
 
 // setBucket stores b at its id's position, growing the slice.
 func (m *Map) setBucket(b *Bucket) {
@@ -437,8 +449,6 @@ func (c *compiler) step(r *Rule, st astStep) (Step, error) {
 		return Step{Op: OpTake, Arg1: id}, nil
 	case "emit":
 		return Step{Op: OpEmit}, nil
-	case "noop":
-		return Step{Op: OpNoop}, nil
 	case "choose", "chooseleaf":
 		typ, ok := c.typeID[st.typ.text]
 		if !ok {
@@ -509,6 +519,11 @@ func (c *compiler) chooseArgs(ca *astChooseArgs) error {
 			for i, v := range a.ids {
 				arg.IDs[i] = int32(v)
 			}
+		}
+		// Only straw2 reads choose_args; Ceph drops the others when it
+		// decodes a map (update_choose_args), so they never round-trip.
+		if b.Alg != AlgStraw2 {
+			continue
 		}
 		cm[-1-int(a.bucketID)] = arg
 	}

@@ -82,18 +82,14 @@ func (d *decompiler) write() {
 		d.printf("\n")
 	}
 
+	// crushtool prints "type 0 osd" when type 0 has no name but other
+	// types exist.
 	d.printf("\n# types\n")
-	n := len(m.Types)
-	for i := int32(0); n > 0; i++ {
-		name, ok := m.Types[i]
-		if !ok {
-			if i == 0 {
-				d.printf("type 0 osd\n")
-			}
-			continue
-		}
-		n--
-		d.printf("type %d %s\n", i, name)
+	if _, ok := m.Types[0]; !ok && len(m.Types) > 0 {
+		d.printf("type 0 osd\n")
+	}
+	for _, id := range m.sortedTypeIDs() {
+		d.printf("type %d %s\n", id, m.Types[id])
 	}
 
 	d.printf("\n# buckets\n")

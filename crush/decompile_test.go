@@ -9,14 +9,15 @@ import (
 )
 
 // mapFiles returns the maps folder and name of every source map of the
-// vector sets (20 shared ones, 34 extra ones).
+// vector sets (20 shared ones, 34 extra ones, 5 written for corner cases
+// found in review).
 func mapFiles(t testing.TB) [][2]string {
 	t.Helper()
 	var out [][2]string
 	for _, vs := range []struct {
 		dir  string
 		want int
-	}{{"testdata/maps", 20}, {"testdata/extra/maps", 34}} {
+	}{{"testdata/maps", 20}, {"testdata/extra/maps", 34}, {"testdata/crushtool/maps", 5}} {
 		files, err := filepath.Glob(filepath.Join(vs.dir, "*.src.txt"))
 		if err != nil {
 			t.Fatal(err)

@@ -21,6 +21,19 @@
 //     through it, each with its own Mapper.
 //   - The package is pure: no I/O, no goroutines, no clock, stdlib only.
 //
+// Where crushtool accepts input with undefined or surprising results,
+// Compile refuses it with an error instead: a device id or type defined
+// twice (crushtool keeps the last), tunables stored in 8 bits above 255
+// and rule ids or sizes above 255 (crushtool truncates them), tree buckets
+// of more than 64 items and uniform buckets of zero weight (crushtool
+// aborts), buckets of type 0 (the mapper would read outside the reweight
+// vector), item weights that overflow to 0, and "step noop" (which
+// crushtool's grammar rejects too). Rules may omit min_size and max_size
+// as newer Ceph text does (1 and 100). To keep a hostile map from hanging
+// or exhausting a client, ids are bounded (DeviceIDLimit, BucketIDLimit)
+// and so are the tries tunables and steps (MaxTries, MaxLocalTries); Ceph
+// itself recommends far lower values.
+//
 // Errors wrap ErrSyntax (text that does not parse, with line:column) or
 // ErrInvalidMap (a map that is structurally wrong). Nothing here panics on
 // bad input; Mapper.Do panics only if called on a map that was never

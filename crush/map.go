@@ -449,6 +449,12 @@ func (m *Map) Finalize() error {
 			}
 			m.names[b.Name] = b.ID
 		}
+		if b.Type == 0 {
+			return fmt.Errorf("%w: bucket %d has type 0, the device type", ErrInvalidMap, b.ID)
+		}
+		if b.Alg == AlgTree && len(b.Items) > maxTreeItems {
+			return fmt.Errorf("%w: tree bucket %d has %d items, more than %d", ErrInvalidMap, b.ID, len(b.Items), maxTreeItems)
+		}
 		if err := b.derive(m.Tunables.StrawCalcVersion); err != nil {
 			return err
 		}

@@ -173,7 +173,9 @@ func (mp *Mapper) Do(ruleID int, x uint32, numRep int, weights []uint32, args Ch
 // isOut is the reweight test: a device whose reweight is below 1.0 is
 // kept for a weight-proportional share of inputs.
 func (mp *Mapper) isOut(item int32) bool {
-	if int(item) >= len(mp.weights) {
+	// A negative item here is a bucket of type 0, which Finalize refuses;
+	// Ceph would read before its weight vector.
+	if item < 0 || int(item) >= len(mp.weights) {
 		return true
 	}
 	w := mp.weights[item]

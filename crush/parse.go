@@ -367,7 +367,7 @@ func parseStep(s *tokenStream) (astStep, error) {
 			}
 			st.class = &c
 		}
-	case "emit", "noop":
+	case "emit":
 	case "choose", "chooseleaf":
 		if st.mode, err = s.next("firstn or indep"); err != nil {
 			return st, err

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 )
@@ -24,7 +25,8 @@ type TestConfig struct {
 	// bucket, else 0.
 	Reweights map[int32]uint32
 	// PoolID, if set, hashes each x with the pool id first, as a pool with
-	// the HASHPSPOOL flag does (the printed x stays the plain x).
+	// the HASHPSPOOL flag does (the printed x stays the plain x). As in
+	// crushtool, -1 means no pool.
 	PoolID *int64
 	// ShowMappings prints "CRUSH rule R x X [a,b,c]" for every input.
 	ShowMappings bool
@@ -39,11 +41,13 @@ type TestConfig struct {
 }
 
 // ReweightFromFloat converts a 0..1 reweight as crushtool's --weight does:
-// float32, times 65536, truncated, clamped to [0, 0x10000].
+// float32, times 65536, truncated to a C int (x86 gives INT_MIN for
+// values that do not fit, and NaN), clamped to [0, 0x10000].
 func ReweightFromFloat(f float64) uint32 {
-	v := int64(float32(f) * float32(WeightOne))
-	if f != f { // NaN
-		v = 0
+	p := float32(f) * float32(WeightOne)
+	v := int64(math.MinInt32)
+	if p == p && p < 1<<31 && p >= -(1<<31) {
+		v = int64(p)
 	}
 	switch {
 	case v < 0:
@@ -145,7 +149,7 @@ func (m *Map) Test(cfg TestConfig, hooks TestHooks) error {
 				Sizes: map[int]int{}, Stored: make([]int, len(weights)), Expected: make([]float32, len(weights))}
 			for x := minX; x <= maxX; x++ {
 				in := uint32(x)
-				if cfg.PoolID != nil {
+				if cfg.PoolID != nil && *cfg.PoolID != -1 {
 					in = Hash2(uint32(x), uint32(*cfg.PoolID))
 				}
 				buf = mp.Do(r, in, nr, weights, args, buf)
@@ -153,7 +157,8 @@ func (m *Map) Test(cfg TestConfig, hooks TestHooks) error {
 					hooks.Mapping(r, nr, x, buf)
 				}
 				for _, o := range buf {
-					if o != ItemNone && int(o) < len(run.Stored) {
+					// Rules that emit buckets give negative ids.
+					if o >= 0 && int(o) < len(run.Stored) {
 						run.Stored[o]++
 					}
 				}

@@ -34,7 +34,9 @@ func TestCrushtoolOutputs(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got bytes.Buffer
-			if err := loadMap(t, mapName).RunTest(cfg, &got); err != nil {
+			// MAP is relative to testdata: [SET/]maps/NAME
+			dir := filepath.Join("testdata", strings.TrimSuffix(filepath.Dir(mapName), "maps"))
+			if err := loadMapIn(t, dir, filepath.Base(mapName)).RunTest(cfg, &got); err != nil {
 				t.Fatal(err)
 			}
 			if got.String() != string(want) {
@@ -42,7 +44,7 @@ func TestCrushtoolOutputs(t *testing.T) {
 			}
 		})
 	}
-	if n < 10 {
+	if n < 14 {
 		t.Fatalf("only %d cases", n)
 	}
 }
