@@ -183,21 +183,7 @@ func TestGoldenExtraOSDMaps(t *testing.T) {
 		base := strings.TrimSuffix(c, ".print.txt")
 		t.Run(filepath.Base(base), func(t *testing.T) {
 			m := loadPrinted(t, base)
-			// objects -> PG -> acting
-			lines := readLines(t, base+".objects.txt")
-			if len(lines) != 233 {
-				t.Fatalf("%d object lines, want 233", len(lines))
-			}
-			for _, line := range lines {
-				name, wantPG, wantOSDs := parseObjectLine(t, line)
-				pl, err := m.PlaceObject(1, name, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if pl.PG.String() != wantPG || !reflect.DeepEqual(pl.Acting, wantOSDs) {
-					t.Errorf("object %q: got %s %v, want %s %v", name, pl.PG, pl.Acting, wantPG, wantOSDs)
-				}
-			}
+			checkObjects(t, m, base+".objects.txt")
 			// every PG: raw, up, acting and primaries
 			n := 0
 			for _, line := range readLines(t, base+".pgs_dump_all.txt") {

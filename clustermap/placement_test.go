@@ -77,6 +77,26 @@ func parseList(t testing.TB, s string) []int32 {
 	return out
 }
 
+// checkObjects compares the placement of pool 1's objects with
+// osdmaptool --test-map-object lines (233 names).
+func checkObjects(t *testing.T, m *Map, file string) {
+	t.Helper()
+	lines := readLines(t, file)
+	if len(lines) != 233 {
+		t.Fatalf("%s: %d lines, want 233", file, len(lines))
+	}
+	for _, line := range lines {
+		name, wantPG, wantOSDs := parseObjectLine(t, line)
+		pl, err := m.PlaceObject(1, name, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pl.PG.String() != wantPG || !reflect.DeepEqual(pl.Acting, wantOSDs) {
+			t.Errorf("object %q: got %s %v, want %s %v", name, pl.PG, pl.Acting, wantPG, wantOSDs)
+		}
+	}
+}
+
 func readLines(t testing.TB, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -105,20 +125,7 @@ func TestGoldenObjects(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			lines := readLines(t, tc.file)
-			if len(lines) != 233 {
-				t.Fatalf("%d lines, want 233", len(lines))
-			}
-			for _, line := range lines {
-				name, wantPG, wantOSDs := parseObjectLine(t, line)
-				pl, err := m.PlaceObject(1, name, "")
-				if err != nil {
-					t.Fatal(err)
-				}
-				if pl.PG.String() != wantPG || !reflect.DeepEqual(pl.Acting, wantOSDs) {
-					t.Errorf("object %q: got %s %v, want %s %v", name, pl.PG, pl.Acting, wantPG, wantOSDs)
-				}
-			}
+			checkObjects(t, m, tc.file)
 		})
 	}
 }

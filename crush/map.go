@@ -338,16 +338,6 @@ func (m *Map) sortedTypeIDs() []int32 {
 	return ids
 }
 
-// sortedClassIDs returns the class ids in ascending order.
-func (m *Map) sortedClassIDs() []int32 {
-	ids := make([]int32, 0, len(m.Classes))
-	for id := range m.Classes {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	return ids
-}
-
 // ValidName reports whether s is a valid CRUSH item, type or class name:
 // non-empty, letters, digits, '-', '_' and '.'.
 func ValidName(s string) bool {
@@ -676,7 +666,8 @@ func treeParent(n int) int {
 	return n + (1 << h)
 }
 
-// itemOrder is a helper for diagnostics: "name(id)".
+// itemLabel names an item as crushtool prints it: its name, else
+// deviceN or bucketN.
 func (m *Map) itemLabel(id int32) string {
 	if n, ok := m.ItemName(id); ok {
 		return n
