@@ -2,7 +2,9 @@ package clustermap
 
 import (
 	"fmt"
+	"maps"
 	"sort"
+	"time"
 
 	"github.com/loligo/loligo/crush"
 	pb "github.com/loligo/loligo/proto/loligopb"
@@ -206,7 +208,14 @@ func CrushFromProto(in *pb.CrushMap) (*crush.Map, error) {
 
 // ToProto converts the map to its stored form.
 func (m *Map) ToProto() *pb.OSDMap {
-	out := &pb.OSDMap{Fsid: m.FSID, Epoch: m.Epoch, MaxOsd: m.maxOSD}
+	out := &pb.OSDMap{Fsid: m.FSID, Epoch: m.Epoch, MaxOsd: m.maxOSD, Flags: uint32(m.Flags),
+		PoolMax: m.PoolMax, CreatedNs: unixNano(m.Created), ModifiedNs: unixNano(m.Modified)}
+	if len(m.ECProfiles) > 0 {
+		out.EcProfiles = make(map[string]*pb.ECProfile, len(m.ECProfiles))
+		for name, params := range m.ECProfiles {
+			out.EcProfiles[name] = &pb.ECProfile{Params: maps.Clone(params)}
+		}
+	}
 	if m.Crush != nil {
 		out.Crush = CrushToProto(m.Crush)
 	}
@@ -217,14 +226,11 @@ func (m *Map) ToProto() *pb.OSDMap {
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	for _, id := range ids {
 		o := m.OSDs[id]
-		out.Osds = append(out.Osds, &pb.OSDState{Id: o.ID, Up: o.Up, Weight: o.Weight,
-			PrimaryAffinity: o.PrimaryAffinity, Uuid: o.UUID})
+		out.Osds = append(out.Osds, osdToProto(o))
 	}
 	for _, id := range m.PoolIDs() {
 		p := m.Pools[id]
-		out.Pools = append(out.Pools, &pb.Pool{Id: p.ID, Name: p.Name, Type: pb.PoolType(p.Type),
-			Size: p.Size, MinSize: p.MinSize, PgNum: p.PGNum, PgpNum: p.PGPNum, CrushRule: p.CrushRule,
-			Flags: uint64(p.Flags), EcProfile: p.ECProfile})
+		out.Pools = append(out.Pools, poolToProto(p))
 	}
 	for _, pg := range sortedPGs(m.PGTemp) {
 		out.PgTemp = append(out.PgTemp, &pb.PGTemp{Pool: pg.Pool, Seed: pg.Seed, Osds: append([]int32(nil), m.PGTemp[pg]...)})
@@ -243,6 +249,44 @@ func (m *Map) ToProto() *pb.OSDMap {
 		out.PgUpmapItems = append(out.PgUpmapItems, u)
 	}
 	return out
+}
+
+func osdToProto(o *OSD) *pb.OSDState {
+	return &pb.OSDState{Id: o.ID, Up: o.Up, Weight: o.Weight, PrimaryAffinity: o.PrimaryAffinity,
+		Uuid: o.UUID, Addr: o.Addr, UpFrom: o.UpFrom, DownStampNs: unixNano(o.DownStamp), AutoOut: o.AutoOut}
+}
+
+func osdFromProto(o *pb.OSDState) *OSD {
+	return &OSD{ID: o.GetId(), UUID: o.GetUuid(), Up: o.GetUp(), Weight: o.GetWeight(),
+		PrimaryAffinity: o.GetPrimaryAffinity(), Addr: o.GetAddr(), UpFrom: o.GetUpFrom(),
+		DownStamp: fromUnixNano(o.GetDownStampNs()), AutoOut: o.GetAutoOut()}
+}
+
+func poolToProto(p *Pool) *pb.Pool {
+	return &pb.Pool{Id: p.ID, Name: p.Name, Type: pb.PoolType(p.Type),
+		Size: p.Size, MinSize: p.MinSize, PgNum: p.PGNum, PgpNum: p.PGPNum, CrushRule: p.CrushRule,
+		Flags: uint64(p.Flags), EcProfile: p.ECProfile}
+}
+
+func poolFromProto(p *pb.Pool) *Pool {
+	return &Pool{ID: p.GetId(), Name: p.GetName(), Type: PoolType(p.GetType()),
+		Size: p.GetSize(), MinSize: p.GetMinSize(), PGNum: p.GetPgNum(), PGPNum: p.GetPgpNum(),
+		CrushRule: p.GetCrushRule(), Flags: PoolFlags(p.GetFlags()), ECProfile: p.GetEcProfile()}
+}
+
+// unixNano maps the zero time to 0, so that "never" survives encoding.
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
 }
 
 func sortedPGs[V any](m map[PGID]V) []PGID {
@@ -266,21 +310,29 @@ func FromProto(in *pb.OSDMap) (*Map, error) {
 		return nil, err
 	}
 	m := &Map{FSID: in.GetFsid(), Epoch: in.GetEpoch(), Crush: cm, MaxOSD: in.GetMaxOsd(),
-		OSDs: map[int32]*OSD{}, Pools: map[int64]*Pool{}}
+		OSDs: map[int32]*OSD{}, Pools: map[int64]*Pool{}, Flags: Flags(in.GetFlags()),
+		PoolMax: in.GetPoolMax(), Created: fromUnixNano(in.GetCreatedNs()), Modified: fromUnixNano(in.GetModifiedNs())}
+	for name, prof := range in.GetEcProfiles() {
+		if m.ECProfiles == nil {
+			m.ECProfiles = map[string]map[string]string{}
+		}
+		params := maps.Clone(prof.GetParams())
+		if params == nil {
+			params = map[string]string{}
+		}
+		m.ECProfiles[name] = params
+	}
 	for _, o := range in.GetOsds() {
 		if _, dup := m.OSDs[o.GetId()]; dup {
 			return nil, fmt.Errorf("%w: osd.%d appears twice", ErrInvalid, o.GetId())
 		}
-		m.OSDs[o.GetId()] = &OSD{ID: o.GetId(), UUID: o.GetUuid(), Up: o.GetUp(), Weight: o.GetWeight(),
-			PrimaryAffinity: o.GetPrimaryAffinity()}
+		m.OSDs[o.GetId()] = osdFromProto(o)
 	}
 	for _, p := range in.GetPools() {
 		if _, dup := m.Pools[p.GetId()]; dup {
 			return nil, fmt.Errorf("%w: pool %d appears twice", ErrInvalid, p.GetId())
 		}
-		m.Pools[p.GetId()] = &Pool{ID: p.GetId(), Name: p.GetName(), Type: PoolType(p.GetType()),
-			Size: p.GetSize(), MinSize: p.GetMinSize(), PGNum: p.GetPgNum(), PGPNum: p.GetPgpNum(),
-			CrushRule: p.GetCrushRule(), Flags: PoolFlags(p.GetFlags()), ECProfile: p.GetEcProfile()}
+		m.Pools[p.GetId()] = poolFromProto(p)
 	}
 	if len(in.GetPgTemp()) > 0 {
 		m.PGTemp = map[PGID][]int32{}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/loligo/loligo/crush"
 )
@@ -96,10 +98,95 @@ type OSD struct {
 	// PrimaryAffinity (16.16, default 0x10000) lowers how often the OSD
 	// is chosen as primary.
 	PrimaryAffinity uint32
+	// Addr is where clients and peers reach the OSD (HOST:PORT), set when
+	// it boots.
+	Addr string
+	// UpFrom is the epoch of the OSD's last boot; 0 if it never booted.
+	UpFrom uint64
+	// DownStamp is when the OSD was last marked down; zero if never.
+	DownStamp time.Time
+	// AutoOut records that the monitor, not an operator, marked the OSD
+	// out, so its next boot marks it in again.
+	AutoOut bool
 }
 
 // In reports whether the OSD takes data.
 func (o *OSD) In() bool { return o.Weight > 0 }
+
+// Flags are cluster-wide switches; the bit values are Ceph's
+// CEPH_OSDMAP_* flags.
+type Flags uint32
+
+// Cluster flags.
+const (
+	FlagPauseRead   Flags = 1 << 2
+	FlagPauseWrite  Flags = 1 << 3
+	FlagPauseRec    Flags = 1 << 4
+	FlagNoUp        Flags = 1 << 5
+	FlagNoDown      Flags = 1 << 6
+	FlagNoOut       Flags = 1 << 7
+	FlagNoIn        Flags = 1 << 8
+	FlagNoBackfill  Flags = 1 << 9
+	FlagNoRecover   Flags = 1 << 10
+	FlagNoScrub     Flags = 1 << 11
+	FlagNoDeepScrub Flags = 1 << 12
+	FlagNoRebalance Flags = 1 << 14
+)
+
+var flagNames = []struct {
+	name string
+	f    Flags
+}{
+	// "pause" sets both pause bits, as Ceph's "osd set pause" does.
+	{"pause", FlagPauseRead | FlagPauseWrite},
+	{"pauserd", FlagPauseRead},
+	{"pausewr", FlagPauseWrite},
+	{"noup", FlagNoUp},
+	{"nodown", FlagNoDown},
+	{"noout", FlagNoOut},
+	{"noin", FlagNoIn},
+	{"nobackfill", FlagNoBackfill},
+	{"norecover", FlagNoRecover},
+	{"noscrub", FlagNoScrub},
+	{"nodeep-scrub", FlagNoDeepScrub},
+	{"norebalance", FlagNoRebalance},
+}
+
+// ParseFlag returns the flag bits named by s ("noout", "pause", ...).
+func ParseFlag(s string) (Flags, error) {
+	for _, f := range flagNames {
+		if f.name == s {
+			return f.f, nil
+		}
+	}
+	names := make([]string, len(flagNames))
+	for i, f := range flagNames {
+		names[i] = f.name
+	}
+	return 0, fmt.Errorf("%w: unknown flag %q (known: %s)", ErrInvalid, s, strings.Join(names, ", "))
+}
+
+// Names lists the set flags as Ceph prints them ("pauserd,pausewr,noout").
+func (f Flags) Names() []string {
+	var out []string
+	for _, n := range flagNames[1:] {
+		if f&n.f != 0 {
+			out = append(out, n.name)
+		}
+	}
+	if rest := f &^ allFlags(); rest != 0 {
+		out = append(out, fmt.Sprintf("%#x", uint32(rest)))
+	}
+	return out
+}
+
+func allFlags() Flags {
+	var all Flags
+	for _, n := range flagNames {
+		all |= n.f
+	}
+	return all
+}
 
 // PGID names a placement group: a pool and a seed below the pool's
 // pg_num.
@@ -136,6 +223,15 @@ type Map struct {
 	// A mapping to an OSD that is out is ignored.
 	PGUpmap      map[PGID][]int32
 	PGUpmapItems map[PGID][][2]int32
+	// Flags are the cluster flags (noout, noup, ...).
+	Flags Flags
+	// ECProfiles are the erasure-code profiles by name (k, m, ...).
+	ECProfiles map[string]map[string]string
+	// PoolMax is the highest pool id ever used; new pools get higher ids,
+	// so a removed pool's id is never reused.
+	PoolMax int64
+	// Created is when epoch 1 was made, Modified when this epoch was.
+	Created, Modified time.Time
 
 	// Derived by Finalize.
 	finalized bool

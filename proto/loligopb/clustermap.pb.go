@@ -946,8 +946,16 @@ type OSDState struct {
 	// Primary affinity in 16.16 fixed point (0x10000 default).
 	PrimaryAffinity uint32 `protobuf:"varint,4,opt,name=primary_affinity,json=primaryAffinity,proto3" json:"primary_affinity,omitempty"`
 	Uuid            string `protobuf:"bytes,5,opt,name=uuid,proto3" json:"uuid,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Address (HOST:PORT) clients and peers reach the OSD at; set at boot.
+	Addr string `protobuf:"bytes,6,opt,name=addr,proto3" json:"addr,omitempty"`
+	// Epoch of the OSD's last boot (0: never booted).
+	UpFrom uint64 `protobuf:"varint,7,opt,name=up_from,json=upFrom,proto3" json:"up_from,omitempty"`
+	// When the OSD was last marked down, Unix nanoseconds (0: never).
+	DownStampNs int64 `protobuf:"varint,8,opt,name=down_stamp_ns,json=downStampNs,proto3" json:"down_stamp_ns,omitempty"`
+	// The monitor marked the OSD out (down too long), so a boot marks it in.
+	AutoOut       bool `protobuf:"varint,9,opt,name=auto_out,json=autoOut,proto3" json:"auto_out,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OSDState) Reset() {
@@ -1015,6 +1023,79 @@ func (x *OSDState) GetUuid() string {
 	return ""
 }
 
+func (x *OSDState) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+func (x *OSDState) GetUpFrom() uint64 {
+	if x != nil {
+		return x.UpFrom
+	}
+	return 0
+}
+
+func (x *OSDState) GetDownStampNs() int64 {
+	if x != nil {
+		return x.DownStampNs
+	}
+	return 0
+}
+
+func (x *OSDState) GetAutoOut() bool {
+	if x != nil {
+		return x.AutoOut
+	}
+	return false
+}
+
+// ECProfile holds an erasure-code profile's parameters (k, m, ...).
+type ECProfile struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Params        map[string]string      `protobuf:"bytes,1,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ECProfile) Reset() {
+	*x = ECProfile{}
+	mi := &file_clustermap_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ECProfile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ECProfile) ProtoMessage() {}
+
+func (x *ECProfile) ProtoReflect() protoreflect.Message {
+	mi := &file_clustermap_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ECProfile.ProtoReflect.Descriptor instead.
+func (*ECProfile) Descriptor() ([]byte, []int) {
+	return file_clustermap_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ECProfile) GetParams() map[string]string {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
 type PGTemp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pool          int64                  `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
@@ -1026,7 +1107,7 @@ type PGTemp struct {
 
 func (x *PGTemp) Reset() {
 	*x = PGTemp{}
-	mi := &file_clustermap_proto_msgTypes[12]
+	mi := &file_clustermap_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1119,7 @@ func (x *PGTemp) String() string {
 func (*PGTemp) ProtoMessage() {}
 
 func (x *PGTemp) ProtoReflect() protoreflect.Message {
-	mi := &file_clustermap_proto_msgTypes[12]
+	mi := &file_clustermap_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1132,7 @@ func (x *PGTemp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PGTemp.ProtoReflect.Descriptor instead.
 func (*PGTemp) Descriptor() ([]byte, []int) {
-	return file_clustermap_proto_rawDescGZIP(), []int{12}
+	return file_clustermap_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PGTemp) GetPool() int64 {
@@ -1086,7 +1167,7 @@ type PrimaryTemp struct {
 
 func (x *PrimaryTemp) Reset() {
 	*x = PrimaryTemp{}
-	mi := &file_clustermap_proto_msgTypes[13]
+	mi := &file_clustermap_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1098,7 +1179,7 @@ func (x *PrimaryTemp) String() string {
 func (*PrimaryTemp) ProtoMessage() {}
 
 func (x *PrimaryTemp) ProtoReflect() protoreflect.Message {
-	mi := &file_clustermap_proto_msgTypes[13]
+	mi := &file_clustermap_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1111,7 +1192,7 @@ func (x *PrimaryTemp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrimaryTemp.ProtoReflect.Descriptor instead.
 func (*PrimaryTemp) Descriptor() ([]byte, []int) {
-	return file_clustermap_proto_rawDescGZIP(), []int{13}
+	return file_clustermap_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PrimaryTemp) GetPool() int64 {
@@ -1148,16 +1229,24 @@ type OSDMap struct {
 	PrimaryTemp []*PrimaryTemp `protobuf:"bytes,8,rep,name=primary_temp,json=primaryTemp,proto3" json:"primary_temp,omitempty"`
 	// One past the highest OSD id the map has room for (at least one past
 	// the highest existing OSD); ids in between do not exist.
-	MaxOsd        int32           `protobuf:"varint,9,opt,name=max_osd,json=maxOsd,proto3" json:"max_osd,omitempty"`
-	PgUpmap       []*PGUpmap      `protobuf:"bytes,10,rep,name=pg_upmap,json=pgUpmap,proto3" json:"pg_upmap,omitempty"`
-	PgUpmapItems  []*PGUpmapItems `protobuf:"bytes,11,rep,name=pg_upmap_items,json=pgUpmapItems,proto3" json:"pg_upmap_items,omitempty"`
+	MaxOsd       int32           `protobuf:"varint,9,opt,name=max_osd,json=maxOsd,proto3" json:"max_osd,omitempty"`
+	PgUpmap      []*PGUpmap      `protobuf:"bytes,10,rep,name=pg_upmap,json=pgUpmap,proto3" json:"pg_upmap,omitempty"`
+	PgUpmapItems []*PGUpmapItems `protobuf:"bytes,11,rep,name=pg_upmap_items,json=pgUpmapItems,proto3" json:"pg_upmap_items,omitempty"`
+	// Cluster flags (noout, noup, ...; Ceph's CEPH_OSDMAP_* bits).
+	Flags      uint32                `protobuf:"varint,12,opt,name=flags,proto3" json:"flags,omitempty"`
+	EcProfiles map[string]*ECProfile `protobuf:"bytes,13,rep,name=ec_profiles,json=ecProfiles,proto3" json:"ec_profiles,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Highest pool id ever used; pool ids are never reused.
+	PoolMax int64 `protobuf:"varint,14,opt,name=pool_max,json=poolMax,proto3" json:"pool_max,omitempty"`
+	// When epoch 1 and this epoch were made, Unix nanoseconds.
+	CreatedNs     int64 `protobuf:"varint,15,opt,name=created_ns,json=createdNs,proto3" json:"created_ns,omitempty"`
+	ModifiedNs    int64 `protobuf:"varint,16,opt,name=modified_ns,json=modifiedNs,proto3" json:"modified_ns,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *OSDMap) Reset() {
 	*x = OSDMap{}
-	mi := &file_clustermap_proto_msgTypes[14]
+	mi := &file_clustermap_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1169,7 +1258,7 @@ func (x *OSDMap) String() string {
 func (*OSDMap) ProtoMessage() {}
 
 func (x *OSDMap) ProtoReflect() protoreflect.Message {
-	mi := &file_clustermap_proto_msgTypes[14]
+	mi := &file_clustermap_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1182,7 +1271,7 @@ func (x *OSDMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDMap.ProtoReflect.Descriptor instead.
 func (*OSDMap) Descriptor() ([]byte, []int) {
-	return file_clustermap_proto_rawDescGZIP(), []int{14}
+	return file_clustermap_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OSDMap) GetFsid() string {
@@ -1255,6 +1344,219 @@ func (x *OSDMap) GetPgUpmapItems() []*PGUpmapItems {
 	return nil
 }
 
+func (x *OSDMap) GetFlags() uint32 {
+	if x != nil {
+		return x.Flags
+	}
+	return 0
+}
+
+func (x *OSDMap) GetEcProfiles() map[string]*ECProfile {
+	if x != nil {
+		return x.EcProfiles
+	}
+	return nil
+}
+
+func (x *OSDMap) GetPoolMax() int64 {
+	if x != nil {
+		return x.PoolMax
+	}
+	return 0
+}
+
+func (x *OSDMap) GetCreatedNs() int64 {
+	if x != nil {
+		return x.CreatedNs
+	}
+	return 0
+}
+
+func (x *OSDMap) GetModifiedNs() int64 {
+	if x != nil {
+		return x.ModifiedNs
+	}
+	return 0
+}
+
+// OSDMapIncremental turns epoch-1 into epoch. Entries replace whole
+// values: an OSD or pool listed is its full new state.
+type OSDMapIncremental struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Fsid  string                 `protobuf:"bytes,1,opt,name=fsid,proto3" json:"fsid,omitempty"`
+	Epoch uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Set when the CRUSH map changed: the whole new map.
+	NewCrush     *CrushMap   `protobuf:"bytes,3,opt,name=new_crush,json=newCrush,proto3" json:"new_crush,omitempty"`
+	NewMaxOsd    *int32      `protobuf:"varint,4,opt,name=new_max_osd,json=newMaxOsd,proto3,oneof" json:"new_max_osd,omitempty"`
+	NewOsds      []*OSDState `protobuf:"bytes,5,rep,name=new_osds,json=newOsds,proto3" json:"new_osds,omitempty"`
+	RemovedOsds  []int32     `protobuf:"varint,6,rep,packed,name=removed_osds,json=removedOsds,proto3" json:"removed_osds,omitempty"`
+	NewPools     []*Pool     `protobuf:"bytes,7,rep,name=new_pools,json=newPools,proto3" json:"new_pools,omitempty"`
+	RemovedPools []int64     `protobuf:"varint,8,rep,packed,name=removed_pools,json=removedPools,proto3" json:"removed_pools,omitempty"`
+	// An entry with no OSDs removes the PG's pg_temp.
+	NewPgTemp []*PGTemp `protobuf:"bytes,9,rep,name=new_pg_temp,json=newPgTemp,proto3" json:"new_pg_temp,omitempty"`
+	// An entry with osd -1 removes the PG's primary_temp.
+	NewPrimaryTemp []*PrimaryTemp `protobuf:"bytes,10,rep,name=new_primary_temp,json=newPrimaryTemp,proto3" json:"new_primary_temp,omitempty"`
+	// An entry with no OSDs (items) removes the PG's upmap.
+	NewPgUpmap        []*PGUpmap            `protobuf:"bytes,11,rep,name=new_pg_upmap,json=newPgUpmap,proto3" json:"new_pg_upmap,omitempty"`
+	NewPgUpmapItems   []*PGUpmapItems       `protobuf:"bytes,12,rep,name=new_pg_upmap_items,json=newPgUpmapItems,proto3" json:"new_pg_upmap_items,omitempty"`
+	NewFlags          *uint32               `protobuf:"varint,13,opt,name=new_flags,json=newFlags,proto3,oneof" json:"new_flags,omitempty"`
+	NewEcProfiles     map[string]*ECProfile `protobuf:"bytes,14,rep,name=new_ec_profiles,json=newEcProfiles,proto3" json:"new_ec_profiles,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	RemovedEcProfiles []string              `protobuf:"bytes,15,rep,name=removed_ec_profiles,json=removedEcProfiles,proto3" json:"removed_ec_profiles,omitempty"`
+	NewPoolMax        *int64                `protobuf:"varint,16,opt,name=new_pool_max,json=newPoolMax,proto3,oneof" json:"new_pool_max,omitempty"`
+	ModifiedNs        int64                 `protobuf:"varint,17,opt,name=modified_ns,json=modifiedNs,proto3" json:"modified_ns,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *OSDMapIncremental) Reset() {
+	*x = OSDMapIncremental{}
+	mi := &file_clustermap_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OSDMapIncremental) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OSDMapIncremental) ProtoMessage() {}
+
+func (x *OSDMapIncremental) ProtoReflect() protoreflect.Message {
+	mi := &file_clustermap_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OSDMapIncremental.ProtoReflect.Descriptor instead.
+func (*OSDMapIncremental) Descriptor() ([]byte, []int) {
+	return file_clustermap_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *OSDMapIncremental) GetFsid() string {
+	if x != nil {
+		return x.Fsid
+	}
+	return ""
+}
+
+func (x *OSDMapIncremental) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *OSDMapIncremental) GetNewCrush() *CrushMap {
+	if x != nil {
+		return x.NewCrush
+	}
+	return nil
+}
+
+func (x *OSDMapIncremental) GetNewMaxOsd() int32 {
+	if x != nil && x.NewMaxOsd != nil {
+		return *x.NewMaxOsd
+	}
+	return 0
+}
+
+func (x *OSDMapIncremental) GetNewOsds() []*OSDState {
+	if x != nil {
+		return x.NewOsds
+	}
+	return nil
+}
+
+func (x *OSDMapIncremental) GetRemovedOsds() []int32 {
+	if x != nil {
+		return x.RemovedOsds
+	}
+	return nil
+}
+
+func (x *OSDMapIncremental) GetNewPools() []*Pool {
+	if x != nil {
+		return x.NewPools
+	}
+	return nil
+}
+
+func (x *OSDMapIncremental) GetRemovedPools() []int64 {
+	if x != nil {
+		return x.RemovedPools
+	}
+	return nil
+}
+
+func (x *OSDMapIncremental) GetNewPgTemp() []*PGTemp {
+	if x != nil {
+		return x.NewPgTemp
+	}
+	return nil
+}
+
+func (x *OSDMapIncremental) GetNewPrimaryTemp() []*PrimaryTemp {
+	if x != nil {
+		return x.NewPrimaryTemp
+	}
+	return nil
+}
+
+func (x *OSDMapIncremental) GetNewPgUpmap() []*PGUpmap {
+	if x != nil {
+		return x.NewPgUpmap
+	}
+	return nil
+}
+
+func (x *OSDMapIncremental) GetNewPgUpmapItems() []*PGUpmapItems {
+	if x != nil {
+		return x.NewPgUpmapItems
+	}
+	return nil
+}
+
+func (x *OSDMapIncremental) GetNewFlags() uint32 {
+	if x != nil && x.NewFlags != nil {
+		return *x.NewFlags
+	}
+	return 0
+}
+
+func (x *OSDMapIncremental) GetNewEcProfiles() map[string]*ECProfile {
+	if x != nil {
+		return x.NewEcProfiles
+	}
+	return nil
+}
+
+func (x *OSDMapIncremental) GetRemovedEcProfiles() []string {
+	if x != nil {
+		return x.RemovedEcProfiles
+	}
+	return nil
+}
+
+func (x *OSDMapIncremental) GetNewPoolMax() int64 {
+	if x != nil && x.NewPoolMax != nil {
+		return *x.NewPoolMax
+	}
+	return 0
+}
+
+func (x *OSDMapIncremental) GetModifiedNs() int64 {
+	if x != nil {
+		return x.ModifiedNs
+	}
+	return 0
+}
+
 // PGUpmap replaces CRUSH's choice for a PG.
 type PGUpmap struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1267,7 +1569,7 @@ type PGUpmap struct {
 
 func (x *PGUpmap) Reset() {
 	*x = PGUpmap{}
-	mi := &file_clustermap_proto_msgTypes[15]
+	mi := &file_clustermap_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1581,7 @@ func (x *PGUpmap) String() string {
 func (*PGUpmap) ProtoMessage() {}
 
 func (x *PGUpmap) ProtoReflect() protoreflect.Message {
-	mi := &file_clustermap_proto_msgTypes[15]
+	mi := &file_clustermap_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1594,7 @@ func (x *PGUpmap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PGUpmap.ProtoReflect.Descriptor instead.
 func (*PGUpmap) Descriptor() ([]byte, []int) {
-	return file_clustermap_proto_rawDescGZIP(), []int{15}
+	return file_clustermap_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PGUpmap) GetPool() int64 {
@@ -1328,7 +1630,7 @@ type PGUpmapItems struct {
 
 func (x *PGUpmapItems) Reset() {
 	*x = PGUpmapItems{}
-	mi := &file_clustermap_proto_msgTypes[16]
+	mi := &file_clustermap_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1642,7 @@ func (x *PGUpmapItems) String() string {
 func (*PGUpmapItems) ProtoMessage() {}
 
 func (x *PGUpmapItems) ProtoReflect() protoreflect.Message {
-	mi := &file_clustermap_proto_msgTypes[16]
+	mi := &file_clustermap_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1655,7 @@ func (x *PGUpmapItems) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PGUpmapItems.ProtoReflect.Descriptor instead.
 func (*PGUpmapItems) Descriptor() ([]byte, []int) {
-	return file_clustermap_proto_rawDescGZIP(), []int{16}
+	return file_clustermap_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PGUpmapItems) GetPool() int64 {
@@ -1387,7 +1689,7 @@ type UpmapItem struct {
 
 func (x *UpmapItem) Reset() {
 	*x = UpmapItem{}
-	mi := &file_clustermap_proto_msgTypes[17]
+	mi := &file_clustermap_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1399,7 +1701,7 @@ func (x *UpmapItem) String() string {
 func (*UpmapItem) ProtoMessage() {}
 
 func (x *UpmapItem) ProtoReflect() protoreflect.Message {
-	mi := &file_clustermap_proto_msgTypes[17]
+	mi := &file_clustermap_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1412,7 +1714,7 @@ func (x *UpmapItem) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpmapItem.ProtoReflect.Descriptor instead.
 func (*UpmapItem) Descriptor() ([]byte, []int) {
-	return file_clustermap_proto_rawDescGZIP(), []int{17}
+	return file_clustermap_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpmapItem) GetFrom() int32 {
@@ -1511,13 +1813,22 @@ const file_clustermap_proto_rawDesc = "" +
 	"\x05flags\x18\t \x01(\x04R\x05flags\x12\x1d\n" +
 	"\n" +
 	"ec_profile\x18\n" +
-	" \x01(\tR\tecProfile\"\x81\x01\n" +
+	" \x01(\tR\tecProfile\"\xed\x01\n" +
 	"\bOSDState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x0e\n" +
 	"\x02up\x18\x02 \x01(\bR\x02up\x12\x16\n" +
 	"\x06weight\x18\x03 \x01(\rR\x06weight\x12)\n" +
 	"\x10primary_affinity\x18\x04 \x01(\rR\x0fprimaryAffinity\x12\x12\n" +
-	"\x04uuid\x18\x05 \x01(\tR\x04uuid\"D\n" +
+	"\x04uuid\x18\x05 \x01(\tR\x04uuid\x12\x12\n" +
+	"\x04addr\x18\x06 \x01(\tR\x04addr\x12\x17\n" +
+	"\aup_from\x18\a \x01(\x04R\x06upFrom\x12\"\n" +
+	"\rdown_stamp_ns\x18\b \x01(\x03R\vdownStampNs\x12\x19\n" +
+	"\bauto_out\x18\t \x01(\bR\aautoOut\"\x80\x01\n" +
+	"\tECProfile\x128\n" +
+	"\x06params\x18\x01 \x03(\v2 .loligo.v1.ECProfile.ParamsEntryR\x06params\x1a9\n" +
+	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"D\n" +
 	"\x06PGTemp\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\rR\x04seed\x12\x12\n" +
@@ -1525,7 +1836,7 @@ const file_clustermap_proto_rawDesc = "" +
 	"\vPrimaryTemp\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\rR\x04seed\x12\x10\n" +
-	"\x03osd\x18\x03 \x01(\x05R\x03osd\"\xa1\x03\n" +
+	"\x03osd\x18\x03 \x01(\x05R\x03osd\"\xab\x05\n" +
 	"\x06OSDMap\x12\x12\n" +
 	"\x04fsid\x18\x01 \x01(\tR\x04fsid\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12)\n" +
@@ -1537,7 +1848,47 @@ const file_clustermap_proto_rawDesc = "" +
 	"\amax_osd\x18\t \x01(\x05R\x06maxOsd\x12-\n" +
 	"\bpg_upmap\x18\n" +
 	" \x03(\v2\x12.loligo.v1.PGUpmapR\apgUpmap\x12=\n" +
-	"\x0epg_upmap_items\x18\v \x03(\v2\x17.loligo.v1.PGUpmapItemsR\fpgUpmapItemsJ\x04\b\x04\x10\x05\"E\n" +
+	"\x0epg_upmap_items\x18\v \x03(\v2\x17.loligo.v1.PGUpmapItemsR\fpgUpmapItems\x12\x14\n" +
+	"\x05flags\x18\f \x01(\rR\x05flags\x12B\n" +
+	"\vec_profiles\x18\r \x03(\v2!.loligo.v1.OSDMap.EcProfilesEntryR\n" +
+	"ecProfiles\x12\x19\n" +
+	"\bpool_max\x18\x0e \x01(\x03R\apoolMax\x12\x1d\n" +
+	"\n" +
+	"created_ns\x18\x0f \x01(\x03R\tcreatedNs\x12\x1f\n" +
+	"\vmodified_ns\x18\x10 \x01(\x03R\n" +
+	"modifiedNs\x1aS\n" +
+	"\x0fEcProfilesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.loligo.v1.ECProfileR\x05value:\x028\x01J\x04\b\x04\x10\x05\"\xa5\a\n" +
+	"\x11OSDMapIncremental\x12\x12\n" +
+	"\x04fsid\x18\x01 \x01(\tR\x04fsid\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x120\n" +
+	"\tnew_crush\x18\x03 \x01(\v2\x13.loligo.v1.CrushMapR\bnewCrush\x12#\n" +
+	"\vnew_max_osd\x18\x04 \x01(\x05H\x00R\tnewMaxOsd\x88\x01\x01\x12.\n" +
+	"\bnew_osds\x18\x05 \x03(\v2\x13.loligo.v1.OSDStateR\anewOsds\x12!\n" +
+	"\fremoved_osds\x18\x06 \x03(\x05R\vremovedOsds\x12,\n" +
+	"\tnew_pools\x18\a \x03(\v2\x0f.loligo.v1.PoolR\bnewPools\x12#\n" +
+	"\rremoved_pools\x18\b \x03(\x03R\fremovedPools\x121\n" +
+	"\vnew_pg_temp\x18\t \x03(\v2\x11.loligo.v1.PGTempR\tnewPgTemp\x12@\n" +
+	"\x10new_primary_temp\x18\n" +
+	" \x03(\v2\x16.loligo.v1.PrimaryTempR\x0enewPrimaryTemp\x124\n" +
+	"\fnew_pg_upmap\x18\v \x03(\v2\x12.loligo.v1.PGUpmapR\n" +
+	"newPgUpmap\x12D\n" +
+	"\x12new_pg_upmap_items\x18\f \x03(\v2\x17.loligo.v1.PGUpmapItemsR\x0fnewPgUpmapItems\x12 \n" +
+	"\tnew_flags\x18\r \x01(\rH\x01R\bnewFlags\x88\x01\x01\x12W\n" +
+	"\x0fnew_ec_profiles\x18\x0e \x03(\v2/.loligo.v1.OSDMapIncremental.NewEcProfilesEntryR\rnewEcProfiles\x12.\n" +
+	"\x13removed_ec_profiles\x18\x0f \x03(\tR\x11removedEcProfiles\x12%\n" +
+	"\fnew_pool_max\x18\x10 \x01(\x03H\x02R\n" +
+	"newPoolMax\x88\x01\x01\x12\x1f\n" +
+	"\vmodified_ns\x18\x11 \x01(\x03R\n" +
+	"modifiedNs\x1aV\n" +
+	"\x12NewEcProfilesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.loligo.v1.ECProfileR\x05value:\x028\x01B\x0e\n" +
+	"\f_new_max_osdB\f\n" +
+	"\n" +
+	"_new_flagsB\x0f\n" +
+	"\r_new_pool_max\"E\n" +
 	"\aPGUpmap\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\rR\x04seed\x12\x12\n" +
@@ -1567,56 +1918,73 @@ func file_clustermap_proto_rawDescGZIP() []byte {
 }
 
 var file_clustermap_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_clustermap_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_clustermap_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_clustermap_proto_goTypes = []any{
-	(PoolType)(0),            // 0: loligo.v1.PoolType
-	(*CrushMap)(nil),         // 1: loligo.v1.CrushMap
-	(*CrushTunables)(nil),    // 2: loligo.v1.CrushTunables
-	(*CrushDevice)(nil),      // 3: loligo.v1.CrushDevice
-	(*CrushBucket)(nil),      // 4: loligo.v1.CrushBucket
-	(*CrushRule)(nil),        // 5: loligo.v1.CrushRule
-	(*CrushStep)(nil),        // 6: loligo.v1.CrushStep
-	(*CrushClassBucket)(nil), // 7: loligo.v1.CrushClassBucket
-	(*CrushChooseArgs)(nil),  // 8: loligo.v1.CrushChooseArgs
-	(*CrushChooseArg)(nil),   // 9: loligo.v1.CrushChooseArg
-	(*CrushWeightSet)(nil),   // 10: loligo.v1.CrushWeightSet
-	(*Pool)(nil),             // 11: loligo.v1.Pool
-	(*OSDState)(nil),         // 12: loligo.v1.OSDState
-	(*PGTemp)(nil),           // 13: loligo.v1.PGTemp
-	(*PrimaryTemp)(nil),      // 14: loligo.v1.PrimaryTemp
-	(*OSDMap)(nil),           // 15: loligo.v1.OSDMap
-	(*PGUpmap)(nil),          // 16: loligo.v1.PGUpmap
-	(*PGUpmapItems)(nil),     // 17: loligo.v1.PGUpmapItems
-	(*UpmapItem)(nil),        // 18: loligo.v1.UpmapItem
-	nil,                      // 19: loligo.v1.CrushMap.TypesEntry
-	nil,                      // 20: loligo.v1.CrushMap.ClassesEntry
+	(PoolType)(0),             // 0: loligo.v1.PoolType
+	(*CrushMap)(nil),          // 1: loligo.v1.CrushMap
+	(*CrushTunables)(nil),     // 2: loligo.v1.CrushTunables
+	(*CrushDevice)(nil),       // 3: loligo.v1.CrushDevice
+	(*CrushBucket)(nil),       // 4: loligo.v1.CrushBucket
+	(*CrushRule)(nil),         // 5: loligo.v1.CrushRule
+	(*CrushStep)(nil),         // 6: loligo.v1.CrushStep
+	(*CrushClassBucket)(nil),  // 7: loligo.v1.CrushClassBucket
+	(*CrushChooseArgs)(nil),   // 8: loligo.v1.CrushChooseArgs
+	(*CrushChooseArg)(nil),    // 9: loligo.v1.CrushChooseArg
+	(*CrushWeightSet)(nil),    // 10: loligo.v1.CrushWeightSet
+	(*Pool)(nil),              // 11: loligo.v1.Pool
+	(*OSDState)(nil),          // 12: loligo.v1.OSDState
+	(*ECProfile)(nil),         // 13: loligo.v1.ECProfile
+	(*PGTemp)(nil),            // 14: loligo.v1.PGTemp
+	(*PrimaryTemp)(nil),       // 15: loligo.v1.PrimaryTemp
+	(*OSDMap)(nil),            // 16: loligo.v1.OSDMap
+	(*OSDMapIncremental)(nil), // 17: loligo.v1.OSDMapIncremental
+	(*PGUpmap)(nil),           // 18: loligo.v1.PGUpmap
+	(*PGUpmapItems)(nil),      // 19: loligo.v1.PGUpmapItems
+	(*UpmapItem)(nil),         // 20: loligo.v1.UpmapItem
+	nil,                       // 21: loligo.v1.CrushMap.TypesEntry
+	nil,                       // 22: loligo.v1.CrushMap.ClassesEntry
+	nil,                       // 23: loligo.v1.ECProfile.ParamsEntry
+	nil,                       // 24: loligo.v1.OSDMap.EcProfilesEntry
+	nil,                       // 25: loligo.v1.OSDMapIncremental.NewEcProfilesEntry
 }
 var file_clustermap_proto_depIdxs = []int32{
 	2,  // 0: loligo.v1.CrushMap.tunables:type_name -> loligo.v1.CrushTunables
-	19, // 1: loligo.v1.CrushMap.types:type_name -> loligo.v1.CrushMap.TypesEntry
+	21, // 1: loligo.v1.CrushMap.types:type_name -> loligo.v1.CrushMap.TypesEntry
 	3,  // 2: loligo.v1.CrushMap.devices:type_name -> loligo.v1.CrushDevice
 	4,  // 3: loligo.v1.CrushMap.buckets:type_name -> loligo.v1.CrushBucket
 	5,  // 4: loligo.v1.CrushMap.rules:type_name -> loligo.v1.CrushRule
-	20, // 5: loligo.v1.CrushMap.classes:type_name -> loligo.v1.CrushMap.ClassesEntry
+	22, // 5: loligo.v1.CrushMap.classes:type_name -> loligo.v1.CrushMap.ClassesEntry
 	7,  // 6: loligo.v1.CrushMap.class_buckets:type_name -> loligo.v1.CrushClassBucket
 	8,  // 7: loligo.v1.CrushMap.choose_args:type_name -> loligo.v1.CrushChooseArgs
 	6,  // 8: loligo.v1.CrushRule.steps:type_name -> loligo.v1.CrushStep
 	9,  // 9: loligo.v1.CrushChooseArgs.args:type_name -> loligo.v1.CrushChooseArg
 	10, // 10: loligo.v1.CrushChooseArg.weight_set:type_name -> loligo.v1.CrushWeightSet
 	0,  // 11: loligo.v1.Pool.type:type_name -> loligo.v1.PoolType
-	1,  // 12: loligo.v1.OSDMap.crush:type_name -> loligo.v1.CrushMap
-	12, // 13: loligo.v1.OSDMap.osds:type_name -> loligo.v1.OSDState
-	11, // 14: loligo.v1.OSDMap.pools:type_name -> loligo.v1.Pool
-	13, // 15: loligo.v1.OSDMap.pg_temp:type_name -> loligo.v1.PGTemp
-	14, // 16: loligo.v1.OSDMap.primary_temp:type_name -> loligo.v1.PrimaryTemp
-	16, // 17: loligo.v1.OSDMap.pg_upmap:type_name -> loligo.v1.PGUpmap
-	17, // 18: loligo.v1.OSDMap.pg_upmap_items:type_name -> loligo.v1.PGUpmapItems
-	18, // 19: loligo.v1.PGUpmapItems.items:type_name -> loligo.v1.UpmapItem
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	23, // 12: loligo.v1.ECProfile.params:type_name -> loligo.v1.ECProfile.ParamsEntry
+	1,  // 13: loligo.v1.OSDMap.crush:type_name -> loligo.v1.CrushMap
+	12, // 14: loligo.v1.OSDMap.osds:type_name -> loligo.v1.OSDState
+	11, // 15: loligo.v1.OSDMap.pools:type_name -> loligo.v1.Pool
+	14, // 16: loligo.v1.OSDMap.pg_temp:type_name -> loligo.v1.PGTemp
+	15, // 17: loligo.v1.OSDMap.primary_temp:type_name -> loligo.v1.PrimaryTemp
+	18, // 18: loligo.v1.OSDMap.pg_upmap:type_name -> loligo.v1.PGUpmap
+	19, // 19: loligo.v1.OSDMap.pg_upmap_items:type_name -> loligo.v1.PGUpmapItems
+	24, // 20: loligo.v1.OSDMap.ec_profiles:type_name -> loligo.v1.OSDMap.EcProfilesEntry
+	1,  // 21: loligo.v1.OSDMapIncremental.new_crush:type_name -> loligo.v1.CrushMap
+	12, // 22: loligo.v1.OSDMapIncremental.new_osds:type_name -> loligo.v1.OSDState
+	11, // 23: loligo.v1.OSDMapIncremental.new_pools:type_name -> loligo.v1.Pool
+	14, // 24: loligo.v1.OSDMapIncremental.new_pg_temp:type_name -> loligo.v1.PGTemp
+	15, // 25: loligo.v1.OSDMapIncremental.new_primary_temp:type_name -> loligo.v1.PrimaryTemp
+	18, // 26: loligo.v1.OSDMapIncremental.new_pg_upmap:type_name -> loligo.v1.PGUpmap
+	19, // 27: loligo.v1.OSDMapIncremental.new_pg_upmap_items:type_name -> loligo.v1.PGUpmapItems
+	25, // 28: loligo.v1.OSDMapIncremental.new_ec_profiles:type_name -> loligo.v1.OSDMapIncremental.NewEcProfilesEntry
+	20, // 29: loligo.v1.PGUpmapItems.items:type_name -> loligo.v1.UpmapItem
+	13, // 30: loligo.v1.OSDMap.EcProfilesEntry.value:type_name -> loligo.v1.ECProfile
+	13, // 31: loligo.v1.OSDMapIncremental.NewEcProfilesEntry.value:type_name -> loligo.v1.ECProfile
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_clustermap_proto_init() }
@@ -1624,13 +1992,14 @@ func file_clustermap_proto_init() {
 	if File_clustermap_proto != nil {
 		return
 	}
+	file_clustermap_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clustermap_proto_rawDesc), len(file_clustermap_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   20,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
