@@ -34,8 +34,18 @@
 // and so are the tries tunables and steps (MaxTries, MaxLocalTries); Ceph
 // itself recommends far lower values.
 //
+// Maps are edited as Ceph's monitor and crushtool edit them (edit.go:
+// AddBucket, InsertItem, UpdateItem, CreateOrMoveItem, MoveBucket,
+// RemoveItem, AdjustItemWeight, SetDeviceClass, RemoveDeviceClass,
+// AddSimpleRule, AddErasureRule, RemoveRule): each produces the map Ceph
+// would, bucket ids, item order, weights, rebuilt shadow trees (keeping
+// their ids) and rule ids included, which golden cases made by crushtool
+// guard (testdata/edit). An edit works on a copy and changes nothing when
+// it fails; edit a Clone of a map that is in use.
+//
 // Errors wrap ErrSyntax (text that does not parse, with line:column) or
-// ErrInvalidMap (a map that is structurally wrong). Nothing here panics on
+// ErrInvalidMap (a map that is structurally wrong); refused edits wrap
+// ErrInvalidArgument, ErrNotFound, ErrExists or ErrInUse. Nothing here panics on
 // bad input; Mapper.Do panics only if called on a map that was never
 // finalized, which is a programming error.
 //

@@ -13,6 +13,18 @@ var (
 	// ErrSyntax means crush map text could not be parsed; the wrapped
 	// message carries the line and column.
 	ErrSyntax = errors.New("crush: syntax error")
+	// ErrInvalidArgument means an edit was asked for with a bad name,
+	// weight, mode or location, or would make a bucket contain itself.
+	ErrInvalidArgument = errors.New("crush: invalid argument")
+	// ErrNotFound means an edit names an item, type, device class, rule
+	// or bucket the map does not have.
+	ErrNotFound = errors.New("crush: not found")
+	// ErrExists means an edit would create a name, rule or placement the
+	// map already has, or rebind a device's class.
+	ErrExists = errors.New("crush: already exists")
+	// ErrInUse means an edit would remove a bucket that still holds items
+	// or that a rule or a device class still uses.
+	ErrInUse = errors.New("crush: in use")
 )
 
 // PosError is an error at a position of crush map text. It wraps
