@@ -13,7 +13,7 @@ import (
 )
 
 // mutate makes one random change of the kinds the monitor makes.
-func mutate(t *testing.T, r *rand.Rand, m *Map, otherCrush *crush.Map) {
+func mutate(t *testing.T, r *rand.Rand, m *Map, otherCrush **crush.Map) {
 	t.Helper()
 	osd := func() int32 { return int32(r.IntN(int(m.OSDLimit()) + 2)) }
 	switch r.IntN(12) {
@@ -79,7 +79,7 @@ func mutate(t *testing.T, r *rand.Rand, m *Map, otherCrush *crush.Map) {
 			m.ECProfiles[name] = map[string]string{"k": "2", "m": string(rune('1' + r.IntN(3)))}
 		}
 	case 10:
-		m.Crush, otherCrush = otherCrush, m.Crush
+		m.Crush, *otherCrush = *otherCrush, m.Crush
 	case 11:
 		if m.PGUpmapItems == nil {
 			m.PGUpmapItems = map[PGID][][2]int32{}
@@ -115,7 +115,7 @@ func TestIncrementalRoundTrip(t *testing.T) {
 			next.Epoch++
 			next.Modified = time.Unix(int64(next.Epoch), 0).UTC()
 			for range 1 + r.IntN(3) {
-				mutate(t, r, next, other)
+				mutate(t, r, next, &other)
 			}
 			if err := next.Finalize(); err != nil {
 				t.Fatalf("seed %d: %v", seed, err)
