@@ -13,6 +13,7 @@ all: build
 build:
 	$(GO) build ./...
 	$(GO) build -o $(BIN)/radosctl ./cmd/radosctl
+	$(GO) build -o $(BIN)/loligo ./cmd/loligo
 
 # test is the README's test command: lint, then every test with the race
 # detector.
@@ -28,6 +29,7 @@ lint:
 
 bench:
 	cd crush && $(GO) test -run '^$$' -bench . -benchtime 3x ./
+	$(GO) test -run '^$$' -bench MapChanges -benchtime 2000x ./mon/
 
 $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc: go.mod go.sum
 	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc

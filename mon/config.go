@@ -1,0 +1,153 @@
+package mon
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/loligo/loligo/internal/clock"
+	"github.com/loligo/loligo/internal/pki"
+)
+
+// Config configures one monitor. Fields marked required must be set; the
+// zero value of every other field means the default given.
+type Config struct {
+	// Name is the monitor's name ("a"); its entity is mon.<Name>.
+	// Required.
+	Name string
+	// FSID is the cluster's id. Required.
+	FSID string
+	// Addr is the gRPC listen address, HOST:PORT (port 0: any free port;
+	// see Mon.Addr). Required.
+	Addr string
+	// CAFile, CertFile and KeyFile are the cluster CA and this monitor's
+	// certificate and key (entity mon.<Name>). Required. They also
+	// secure the embedded etcd's client and peer URLs.
+	CAFile, CertFile, KeyFile string
+
+	// EtcdEndpoints, when set, are the client URLs of an external etcd
+	// cluster, and no member is embedded. EtcdCAFile, EtcdCertFile and
+	// EtcdKeyFile secure them (default: the cluster's CA and this
+	// monitor's certificate).
+	EtcdEndpoints                         []string
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+
+	// The embedded etcd member (when EtcdEndpoints is empty). DataDir
+	// holds it (required). ClientURL and PeerURL are https URLs
+	// (defaults https://127.0.0.1:6790 and :6791). InitialCluster is
+	// etcd's NAME=PEER_URL,... list of the first members (default: this
+	// one alone); it is read only when the member starts on an empty
+	// directory.
+	DataDir                    string
+	EtcdClientURL, EtcdPeerURL string
+	InitialCluster             string
+
+	// Bootstrap lets this monitor write epoch 1 of a new cluster if etcd
+	// holds no map yet. Without it, the monitor waits for the map.
+	Bootstrap bool
+
+	// BeaconGrace (osd_beacon_grace) is how long an OSD may send no
+	// beacon before it is marked down; peer reports count within it too
+	// (default 20s).
+	BeaconGrace time.Duration
+	// DownOutInterval is how long an OSD stays down before it is marked
+	// out (default 600s); negative: never.
+	DownOutInterval time.Duration
+	// MinReporters is how many distinct peers' reports mark an OSD down
+	// (default 2).
+	MinReporters int
+	// TickInterval is how often the leader checks for failed OSDs
+	// (default 1s).
+	TickInterval time.Duration
+	// SessionTTL is the etcd lease of this monitor's session: a killed
+	// leader is replaced within about this time (default 5s).
+	SessionTTL time.Duration
+	// IncWindow is how many incrementals are kept (default 500).
+	IncWindow uint64
+	// ConfirmPercent is the share of PGs an admin change may move without
+	// the caller's "yes" (default 10); a negative value never asks.
+	ConfirmPercent int
+	// Limits bound pools (zero value: Ceph's defaults).
+	Limits Limits
+	// RequestTimeout bounds one etcd or forwarded request (default 10s).
+	RequestTimeout time.Duration
+
+	// Clock is the time source (default: the wall clock).
+	Clock clock.Clock
+	// Logger receives the monitor's log (default: discard).
+	Logger *slog.Logger
+}
+
+func (c *Config) withDefaults() (Config, error) {
+	out := *c
+	for _, req := range []struct{ name, v string }{
+		{"Name", c.Name}, {"FSID", c.FSID}, {"Addr", c.Addr},
+		{"CAFile", c.CAFile}, {"CertFile", c.CertFile}, {"KeyFile", c.KeyFile},
+	} {
+		if req.v == "" {
+			return out, fmt.Errorf("%w: mon config needs %s", ErrInvalid, req.name)
+		}
+	}
+	if err := pki.ValidEntity("mon." + c.Name); err != nil {
+		return out, fmt.Errorf("%w: mon name %q: %v", ErrInvalid, c.Name, err)
+	}
+	if len(c.EtcdEndpoints) == 0 {
+		if c.DataDir == "" {
+			return out, fmt.Errorf("%w: an embedded etcd needs DataDir", ErrInvalid)
+		}
+		def := func(s *string, v string) {
+			if *s == "" {
+				*s = v
+			}
+		}
+		def(&out.EtcdClientURL, "https://127.0.0.1:6790")
+		def(&out.EtcdPeerURL, "https://127.0.0.1:6791")
+		def(&out.InitialCluster, c.Name+"="+out.EtcdPeerURL)
+		for _, u := range []string{out.EtcdClientURL, out.EtcdPeerURL} {
+			pu, err := url.Parse(u)
+			if err != nil || pu.Scheme != "https" || pu.Host == "" {
+				return out, fmt.Errorf("%w: etcd URL %q: use https://HOST:PORT (etcd is always TLS)", ErrInvalid, u)
+			}
+		}
+		for _, m := range strings.Split(out.InitialCluster, ",") {
+			name, u, ok := strings.Cut(m, "=")
+			if pu, err := url.Parse(u); !ok || name == "" || err != nil || pu.Scheme != "https" {
+				return out, fmt.Errorf("%w: initial cluster member %q: use NAME=https://HOST:PORT", ErrInvalid, m)
+			}
+		}
+	}
+	if out.EtcdCAFile == "" {
+		out.EtcdCAFile = c.CAFile
+	}
+	if out.EtcdCertFile == "" {
+		out.EtcdCertFile, out.EtcdKeyFile = c.CertFile, c.KeyFile
+	}
+	durDef := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	durDef(&out.BeaconGrace, 20*time.Second)
+	durDef(&out.DownOutInterval, 600*time.Second)
+	durDef(&out.TickInterval, time.Second)
+	durDef(&out.SessionTTL, 5*time.Second)
+	durDef(&out.RequestTimeout, 10*time.Second)
+	if out.MinReporters == 0 {
+		out.MinReporters = 2
+	}
+	if out.IncWindow == 0 {
+		out.IncWindow = 500
+	}
+	if out.ConfirmPercent == 0 {
+		out.ConfirmPercent = 10
+	}
+	if out.Clock == nil {
+		out.Clock = clock.Real()
+	}
+	if out.Logger == nil {
+		out.Logger = slog.New(slog.DiscardHandler)
+	}
+	return out, nil
+}

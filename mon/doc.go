@@ -1,0 +1,25 @@
+// Package mon is the monitor: the authority over the cluster map.
+//
+// It keeps the OSD map in etcd (an embedded member by default, or an
+// external cluster) under /loligo/<fsid>/, makes every change one new
+// epoch, elects one leader among the monitors, detects failed OSDs from
+// beacons and peer reports, serves map subscriptions, admin commands and
+// health over gRPC with mutual TLS.
+//
+// Invariants:
+//   - An epoch is written once, in one etcd transaction that also holds
+//     its incremental and that succeeds only if the map key is still at
+//     the revision the leader read and the leader still holds the
+//     election: epochs never repeat, skip or go back, even when two
+//     monitors both believe they lead.
+//   - Only the leader changes the map; followers forward changes to it.
+//   - Bad input changes nothing: a command is applied to a copy of the
+//     map, validated (the copy must finalize, pools must keep working
+//     rules), and only then written.
+//   - The map logic (commands.go, osdops.go, failure.go, health.go) is
+//     pure: maps and times in, maps and decisions out. Goroutines, etcd
+//     and gRPC live in mon.go, leader.go, store.go and server.go.
+//
+// Only cmd/loligo and test harnesses import mon. It is the only package
+// that imports etcd.
+package mon

@@ -1,0 +1,146 @@
+package mon_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/loligo/loligo/internal/config"
+	"github.com/loligo/loligo/internal/pki"
+	"github.com/loligo/loligo/internal/testcluster"
+	"github.com/loligo/loligo/internal/transport"
+	"github.com/loligo/loligo/mon"
+	pb "github.com/loligo/loligo/proto/loligopb"
+)
+
+// TestExternalEtcd runs a monitor on Debian's etcd-server, started here
+// on loopback with its own CA and client certificates required, instead
+// of an embedded member; the map survives the monitor's restart there.
+// CI installs etcd-server and sets LOLIGO_REQUIRE_ETCD=1, so the test
+// cannot be skipped there.
+func TestExternalEtcd(t *testing.T) {
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		if os.Getenv("LOLIGO_REQUIRE_ETCD") != "" {
+			t.Fatal("etcd not found, and LOLIGO_REQUIRE_ETCD is set: apt-get install etcd-server")
+		}
+		t.Skip("etcd not installed (apt-get install etcd-server)")
+	}
+	dir := t.TempDir()
+	// The external cluster has a CA of its own.
+	ca, err := pki.NewCA(time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := filepath.Join(dir, "etcd-keys")
+	if err := ca.Save(keys); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []string{"mon.etcd", "client.mon"} {
+		c, k, err := ca.Issue(e, nil, time.Now(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pki.WriteKeyPair(keys, e, c, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caFile, _ := pki.CAPaths(keys)
+	srvCert, srvKey := pki.Paths(keys, "mon.etcd")
+	cliCert, cliKey := pki.Paths(keys, "client.mon")
+	cport, pport := testcluster.FreePort(t), testcluster.FreePort(t)
+	curl := fmt.Sprintf("https://127.0.0.1:%d", cport)
+	purl := fmt.Sprintf("https://127.0.0.1:%d", pport)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin,
+		"--name", "ext", "--data-dir", filepath.Join(dir, "etcd-data"),
+		"--listen-client-urls", curl, "--advertise-client-urls", curl,
+		"--listen-peer-urls", purl, "--initial-advertise-peer-urls", purl,
+		"--initial-cluster", "ext="+purl,
+		"--cert-file", srvCert, "--key-file", srvKey, "--trusted-ca-file", caFile, "--client-cert-auth",
+		"--peer-cert-file", srvCert, "--peer-key-file", srvKey, "--peer-trusted-ca-file", caFile, "--peer-client-cert-auth",
+		"--logger", "zap", "--log-level", "error")
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("etcd's log:\n%s", logs.String())
+		}
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+
+	monAddr := fmt.Sprintf("127.0.0.1:%d", testcluster.FreePort(t))
+	conf, err := mon.Bootstrap(filepath.Join(dir, "mon.a"), []mon.MonSpec{{Name: "a", Addr: monAddr}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	monKeys, err := conf.Keys("mon.a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := mon.Config{Name: "a", FSID: conf.FSID, Addr: monAddr, CAFile: conf.CA, CertFile: monKeys.Cert, KeyFile: monKeys.Key,
+		EtcdEndpoints: []string{curl}, EtcdCAFile: caFile, EtcdCertFile: cliCert, EtcdKeyFile: cliKey, Bootstrap: true}
+
+	run := func() (stop func()) {
+		m, err := mon.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, rcancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- m.Run(rctx) }()
+		select {
+		case <-m.Ready():
+		case err := <-done:
+			rcancel()
+			t.Fatalf("monitor on external etcd stopped: %v", err)
+		case <-time.After(time.Minute):
+			rcancel()
+			t.Fatal("monitor on external etcd not ready after a minute")
+		}
+		return func() { rcancel(); <-done }
+	}
+	admin := adminClient(t, conf, monAddr)
+
+	stop := run()
+	if _, err := retry(t, 30*time.Second, func(ctx context.Context) (*pb.CommandReply, error) {
+		return admin.Command(ctx, poolCreate("on-external", 8))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	// Restarted (no longer bootstrapping), the monitor finds the map.
+	cfg.Bootstrap = false
+	stop = run()
+	defer stop()
+	m := getMap(t, admin, 0)
+	if _, err := m.PoolByName("on-external"); err != nil || m.Epoch != 2 {
+		t.Fatalf("after restart: epoch %d, pool: %v", m.Epoch, err)
+	}
+}
+
+func adminClient(t *testing.T, conf *config.Config, addr string) pb.MonClient {
+	t.Helper()
+	keys, err := conf.Keys("client.admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsConf, err := pki.ClientConfig(keys.Cert, keys.Key, conf.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := transport.Dial(addr, tlsConf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return pb.NewMonClient(cc)
+}

@@ -1,0 +1,196 @@
+package mon
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/loligo/loligo/clustermap"
+	pb "github.com/loligo/loligo/proto/loligopb"
+)
+
+// Health severities, as Ceph names them.
+const (
+	HealthOK   = "HEALTH_OK"
+	HealthWarn = "HEALTH_WARN"
+	HealthErr  = "HEALTH_ERR"
+)
+
+// monState is one monitor as health sees it.
+type monState struct {
+	name, addr string
+	alive      bool
+}
+
+// maxDetail bounds the detail lines of one check; the summary still
+// counts everything.
+const maxDetail = 50
+
+// computeHealth evaluates the named checks on a map and the monitors'
+// liveness. It is pure. Checks come out in a fixed order (severity, then
+// code), each with a hint saying what to do.
+func computeHealth(m *clustermap.Map, mons []monState) (string, []*pb.HealthCheck) {
+	var checks []*pb.HealthCheck
+	add := func(code, sev, summary, hint string, detail []string) {
+		if len(detail) > maxDetail {
+			rest := len(detail) - maxDetail
+			detail = append(detail[:maxDetail:maxDetail], fmt.Sprintf("... and %d more", rest))
+		}
+		checks = append(checks, &pb.HealthCheck{Code: code, Severity: sev, Summary: summary, Detail: detail, Hint: hint})
+	}
+
+	var monsDown, monsUp []string
+	for _, s := range mons {
+		if s.alive {
+			monsUp = append(monsUp, s.name)
+		} else {
+			monsDown = append(monsDown, fmt.Sprintf("mon.%s (%s) is down", s.name, s.addr))
+		}
+	}
+	if len(monsDown) > 0 {
+		sev := HealthWarn
+		if len(monsUp) <= len(mons)/2 {
+			sev = HealthErr
+		}
+		add("MON_DOWN", sev, fmt.Sprintf("%d/%d mons down, alive: %s", len(monsDown), len(mons), strings.Join(monsUp, ",")),
+			"start the monitor again (loligo mon --dir DIR) or check its host; with half of the monitors or more down the cluster cannot change",
+			monsDown)
+	}
+
+	ids := make([]int32, 0, len(m.OSDs))
+	for id := range m.OSDs {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var osdsDown []string
+	hostOSDs := map[string][2]int{} // host -> [osds, down]
+	for _, id := range ids {
+		o := m.OSDs[id]
+		host := osdHost(m, id)
+		h := hostOSDs[host]
+		h[0]++
+		if !o.Up && o.In() {
+			h[1]++
+			osdsDown = append(osdsDown, fmt.Sprintf("osd.%d (host %s) is down", id, host))
+		} else if !o.Up {
+			h[1]++
+		}
+		hostOSDs[host] = h
+	}
+	if len(osdsDown) > 0 {
+		add("OSD_DOWN", HealthWarn, fmt.Sprintf("%d osds down", len(osdsDown)),
+			"start the OSD again (loligo osd --id N) or check its disk; if it is gone for good, 'radosctl osd out N' and later 'radosctl osd rm N'",
+			osdsDown)
+	}
+	var hostsDown []string
+	for _, host := range slices.Sorted(maps.Keys(hostOSDs)) {
+		h := hostOSDs[host]
+		if host != "" && h[0] > 0 && h[0] == h[1] {
+			hostsDown = append(hostsDown, fmt.Sprintf("host %s (%d osds) is down", host, h[0]))
+		}
+	}
+	if len(hostsDown) > 0 {
+		add("OSD_HOST_DOWN", HealthWarn, fmt.Sprintf("%d hosts down", len(hostsDown)),
+			"check the host's power and network; every OSD on it is down", hostsDown)
+	}
+	if names := m.Flags.Names(); len(names) > 0 {
+		add("OSDMAP_FLAGS", HealthWarn, strings.Join(names, ",")+" flag(s) set",
+			"unset each flag with 'radosctl osd unset FLAG' when the maintenance it was set for is over", nil)
+	}
+
+	var noRed, tooFew []string
+	var inactive, undersized []string
+	nInactive, nUndersized := 0, 0
+	live := 0
+	for _, o := range m.OSDs {
+		if o.Up && o.In() {
+			live++
+		}
+	}
+	for _, id := range m.PoolIDs() {
+		p := m.Pools[id]
+		if p.Type == clustermap.PoolReplicated && p.Size == 1 {
+			noRed = append(noRed, fmt.Sprintf("pool '%s' has size 1: losing one OSD loses its data", p.Name))
+		}
+		if int(p.Size) > live {
+			tooFew = append(tooFew, fmt.Sprintf("pool '%s' has size %d but only %d OSDs are up and in", p.Name, p.Size, live))
+		}
+		pi, pu := 0, 0
+		for s := uint32(0); s < p.PGNum; s++ {
+			pl, err := m.Place(clustermap.PGID{Pool: id, Seed: s})
+			if err != nil {
+				continue
+			}
+			n := 0
+			for _, o := range pl.Acting {
+				if o != clustermap.NoOSD && m.IsUp(o) {
+					n++
+				}
+			}
+			switch {
+			case n < int(p.MinSize):
+				pi++
+			case n < int(p.Size):
+				pu++
+			}
+		}
+		if pi > 0 {
+			inactive = append(inactive, fmt.Sprintf("pool '%s': %d of %d pgs have fewer than min_size (%d) OSDs up", p.Name, pi, p.PGNum, p.MinSize))
+		}
+		if pu > 0 {
+			undersized = append(undersized, fmt.Sprintf("pool '%s': %d of %d pgs have fewer than size (%d) OSDs up", p.Name, pu, p.PGNum, p.Size))
+		}
+		nInactive += pi
+		nUndersized += pu
+	}
+	if nInactive > 0 {
+		add("PG_AVAILABILITY", HealthErr, fmt.Sprintf("Reduced data availability: %d pgs inactive", nInactive),
+			"bring the down OSDs back up, or add OSDs on enough hosts for CRUSH to place min_size copies; these PGs refuse reads and writes",
+			inactive)
+	}
+	if nUndersized > 0 {
+		add("PG_DEGRADED", HealthWarn, fmt.Sprintf("Degraded data redundancy: %d pgs undersized", nUndersized),
+			"bring the down OSDs back up or add OSDs; the data has fewer copies than the pool's size", undersized)
+	}
+	if len(noRed) > 0 {
+		add("POOL_NO_REDUNDANCY", HealthWarn, fmt.Sprintf("%d pool(s) have no replicas configured", len(noRed)),
+			"give each pool at least 2 copies: 'radosctl pool set POOL size 3'", noRed)
+	}
+	if len(tooFew) > 0 {
+		add("TOO_FEW_OSDS", HealthWarn, fmt.Sprintf("%d pool(s) want more copies than there are OSDs up and in", len(tooFew)),
+			"add OSDs ('loligo osd --create') or lower the pool's size", tooFew)
+	}
+
+	overall := HealthOK
+	rank := map[string]int{HealthOK: 0, HealthWarn: 1, HealthErr: 2}
+	for _, c := range checks {
+		if rank[c.Severity] > rank[overall] {
+			overall = c.Severity
+		}
+	}
+	slices.SortStableFunc(checks, func(a, b *pb.HealthCheck) int {
+		if d := rank[b.Severity] - rank[a.Severity]; d != 0 {
+			return d
+		}
+		return strings.Compare(a.Code, b.Code)
+	})
+	return overall, checks
+}
+
+// osdHost is the name of the host bucket holding the OSD in CRUSH, or "".
+func osdHost(m *clustermap.Map, id int32) string {
+	host, ok := m.Crush.TypeID("host")
+	if !ok {
+		return ""
+	}
+	for _, b := range m.Crush.Buckets {
+		if b == nil || b.Type != host || m.Crush.IsShadow(b.ID) {
+			continue
+		}
+		if slices.Contains(b.Items, id) {
+			return b.Name
+		}
+	}
+	return ""
+}

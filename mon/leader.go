@@ -1,0 +1,310 @@
+package mon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/etcd/client/v3/concurrency"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/loligo/loligo/clustermap"
+	pb "github.com/loligo/loligo/proto/loligopb"
+)
+
+// proposal is one change for the leader to make: fn edits a private copy
+// of the newest map, which becomes part of the next epoch if fn and the
+// map's validation succeed.
+type proposal struct {
+	fn func(m *clustermap.Map, epoch uint64, now time.Time) (cmdResult, error)
+	// dryRun reports what fn would do and changes nothing.
+	dryRun bool
+	// confirm asks for the movement check: without yes, a change that
+	// moves more PGs than the threshold is refused.
+	confirm, yes bool
+	// onCommit, if set, runs in the leader goroutine once the change is
+	// written (or found to be a no-op), before any later tick.
+	onCommit func(det *detector, now time.Time)
+	done     chan proposalResult
+}
+
+type proposalResult struct {
+	res   cmdResult
+	mv    *clustermap.Movement
+	epoch uint64 // 0: nothing written
+	err   error
+}
+
+// osdEvent is a beacon or a peer report for the failure detector.
+type osdEvent struct {
+	id, reporter int32
+	report       bool // false: a beacon from id
+	failed       bool
+}
+
+// leading is a running leadership: handlers put proposals and events in
+// its channels; the leader goroutine alone reads them.
+type leading struct {
+	proposals chan *proposal
+	events    chan osdEvent
+	done      chan struct{} // closed when the leadership ends
+}
+
+// maxBatch bounds how many queued proposals go into one epoch.
+const maxBatch = 256
+
+// lead campaigns for leadership and, while leading, makes every change.
+// It returns when ctx ends or the session is lost.
+func (mo *Mon) lead(ctx context.Context, sess *concurrency.Session) error {
+	el := concurrency.NewElection(sess, mo.st.electionPrefix())
+	if err := el.Campaign(ctx, mo.cfg.Name+" "+mo.Addr()); err != nil {
+		return err
+	}
+	mo.log.Info("elected leader", "key", el.Key())
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), mo.cfg.RequestTimeout)
+		defer cancel()
+		_ = el.Resign(rctx)
+	}()
+
+	mpb, rev, err := mo.loadOrCreate(ctx)
+	if err != nil {
+		return err
+	}
+	cur, err := clustermap.FromProto(mpb)
+	if err != nil {
+		return fmt.Errorf("mon: the stored map (epoch %d) is invalid: %w", mpb.GetEpoch(), err)
+	}
+	l := &leading{proposals: make(chan *proposal, maxBatch), events: make(chan osdEvent, 4096), done: make(chan struct{})}
+	mo.leader.Store(l)
+	defer func() {
+		mo.leader.CompareAndSwap(l, nil)
+		close(l.done)
+	}()
+	det := newDetector(mo.cfg.BeaconGrace, mo.cfg.DownOutInterval, mo.cfg.MinReporters)
+	det.check(cur, mo.clk.Now()) // everything up counts as heard from now
+	tick := mo.clk.NewTicker(mo.cfg.TickInterval)
+	defer tick.Stop()
+
+	for {
+		var batch []*proposal
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-sess.Done():
+			return fmt.Errorf("%w: etcd session expired", ErrStale)
+		case ev := <-l.events:
+			now := mo.clk.Now()
+			switch {
+			case ev.report:
+				det.report(ev.id, ev.reporter, ev.failed, now)
+			default:
+				det.beacon(ev.id, now)
+			}
+			continue
+		case <-tick.C():
+			down, out := det.check(cur, mo.clk.Now())
+			if len(down) == 0 && len(out) == 0 {
+				continue
+			}
+			mo.log.Info("failure detector", "down", down, "out", out)
+			batch = append(batch, &proposal{fn: func(m *clustermap.Map, _ uint64, now time.Time) (cmdResult, error) {
+				markDown(m, down, now)
+				markAutoOut(m, out)
+				return cmdResult{msg: fmt.Sprintf("marked down %v, out %v", down, out)}, nil
+			}})
+		case p := <-l.proposals:
+			batch = append(batch, p)
+		drain:
+			for len(batch) < maxBatch {
+				select {
+				case p := <-l.proposals:
+					batch = append(batch, p)
+				default:
+					break drain
+				}
+			}
+		}
+		next, newRev, err := mo.commitBatch(ctx, el, det, cur, rev, batch)
+		if err != nil {
+			if errors.Is(err, ErrStale) {
+				return err
+			}
+			continue
+		}
+		cur, rev = next, newRev
+	}
+}
+
+// loadOrCreate reads the map, waiting for the bootstrap monitor to write
+// epoch 1 if there is none yet.
+func (mo *Mon) loadOrCreate(ctx context.Context) (*pb.OSDMap, int64, error) {
+	for {
+		mpb, rev, err := mo.st.load(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		if mpb != nil {
+			return mpb, rev, nil
+		}
+		mo.log.Warn("no map in etcd yet; waiting for the bootstrap monitor")
+		sleepCtx(ctx, 200*time.Millisecond)
+		if ctx.Err() != nil {
+			return nil, 0, ctx.Err()
+		}
+	}
+}
+
+// createFirst writes epoch 1 of a new cluster, unless a map exists.
+// Any monitor may do it, leader or not: the write only succeeds where
+// there is no map at all.
+func (mo *Mon) createFirst(ctx context.Context) error {
+	m, err := initialMap(mo.cfg.FSID, mo.clk.Now())
+	if err != nil {
+		return err
+	}
+	created, err := mo.st.create(ctx, m)
+	if err != nil {
+		return err
+	}
+	if created {
+		mo.log.Info("created the cluster's first map", "fsid", mo.cfg.FSID)
+	}
+	return nil
+}
+
+// commitBatch applies a batch of proposals to cur and writes the result
+// as one epoch. Every proposal gets its answer; a failed proposal does not
+// stop the others.
+func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, det *detector, cur *clustermap.Map, rev int64,
+	batch []*proposal) (*clustermap.Map, int64, error) {
+	epoch := cur.Epoch + 1
+	now := mo.clk.Now()
+	work := cur
+	type accepted struct {
+		p   *proposal
+		r   proposalResult
+		chg bool
+	}
+	var acc []accepted
+	for _, p := range batch {
+		c := work.Clone()
+		res, err := p.fn(c, epoch, now)
+		if err == nil {
+			err = checkMap(c)
+		}
+		if err != nil {
+			p.reply(proposalResult{err: err})
+			continue
+		}
+		r := proposalResult{res: res}
+		if res.placement && (p.confirm || p.dryRun) {
+			mv := clustermap.Compare(work, c)
+			r.mv = &mv
+			if p.confirm && !p.yes && !p.dryRun && mo.cfg.ConfirmPercent >= 0 && mv.Moved > 0 &&
+				mv.Moved*100 > mo.cfg.ConfirmPercent*mv.PGs {
+				p.reply(proposalResult{err: fmt.Errorf("%w: this moves %d of %d PGs (%d%%, the limit without confirmation is %d%%); see the moves with --dry-run, then repeat with --yes",
+					ErrConfirm, mv.Moved, mv.PGs, mv.Moved*100/mv.PGs, mo.cfg.ConfirmPercent), mv: &mv})
+				continue
+			}
+		}
+		if p.dryRun {
+			p.reply(r)
+			continue
+		}
+		chg := !incEmpty(clustermap.Diff(work, c))
+		work = c
+		acc = append(acc, accepted{p: p, r: r, chg: chg})
+	}
+	if work == cur {
+		return cur, rev, nil
+	}
+	inc := clustermap.Diff(cur, work)
+	if incEmpty(inc) {
+		for _, a := range acc {
+			if a.p.onCommit != nil {
+				a.p.onCommit(det, now)
+			}
+			a.p.reply(a.r) // nothing to write: each was a no-op
+		}
+		return cur, rev, nil
+	}
+	work.Epoch = epoch
+	work.Modified = now
+	if err := work.Finalize(); err != nil {
+		for _, a := range acc {
+			a.p.reply(proposalResult{err: err})
+		}
+		return nil, 0, err
+	}
+	next := work.ToProto()
+	inc = clustermap.DiffProto(cur.ToProto(), next)
+	cctx, cancel := context.WithTimeout(ctx, mo.cfg.RequestTimeout)
+	newRev, err := mo.st.commit(cctx, rev, el.Key(), el.Rev(), next, inc)
+	cancel()
+	if err != nil {
+		mo.log.Warn("epoch not written", "epoch", epoch, "err", err)
+		for _, a := range acc {
+			a.p.reply(proposalResult{err: err})
+		}
+		return nil, 0, err
+	}
+	mo.log.Debug("new epoch", "epoch", epoch, "changes", len(acc))
+	// Serve the new epoch at once, before the watch brings it, so a
+	// client reads back what it was just told is done.
+	mo.view.addInc(inc)
+	mo.view.set(work, next)
+	for _, a := range acc {
+		if a.p.onCommit != nil {
+			a.p.onCommit(det, now)
+		}
+		a.r.epoch = 0
+		if a.chg {
+			a.r.epoch = epoch
+		}
+		a.p.reply(a.r)
+	}
+	return work, newRev, nil
+}
+
+func (p *proposal) reply(r proposalResult) {
+	if p.done != nil {
+		p.done <- r
+	}
+}
+
+// incEmpty reports whether an incremental changes nothing but the epoch
+// and time.
+func incEmpty(inc *pb.OSDMapIncremental) bool {
+	c := proto.Clone(inc).(*pb.OSDMapIncremental)
+	c.Epoch, c.ModifiedNs, c.Fsid = 0, 0, ""
+	return proto.Size(c) == 0
+}
+
+// propose hands a change to the leader and waits for its answer. The
+// caller must be on the leader (see Mon.submit).
+func (l *leading) propose(ctx context.Context, p *proposal) proposalResult {
+	p.done = make(chan proposalResult, 1)
+	select {
+	case l.proposals <- p:
+	case <-l.done:
+		return proposalResult{err: fmt.Errorf("%w: leadership ended", ErrStale)}
+	case <-ctx.Done():
+		return proposalResult{err: ctx.Err()}
+	}
+	select {
+	case r := <-p.done:
+		return r
+	case <-l.done:
+		// The leader may have answered just before it stopped.
+		select {
+		case r := <-p.done:
+			return r
+		default:
+		}
+		return proposalResult{err: fmt.Errorf("%w: leadership ended before the change was answered; it may or may not be made", ErrStale)}
+	case <-ctx.Done():
+		return proposalResult{err: ctx.Err()}
+	}
+}

@@ -1,0 +1,263 @@
+package rados
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/loligo/loligo/clustermap"
+	"github.com/loligo/loligo/internal/config"
+	"github.com/loligo/loligo/internal/pki"
+	"github.com/loligo/loligo/internal/transport"
+	pb "github.com/loligo/loligo/proto/loligopb"
+)
+
+// Sentinel errors; every error from a call wraps one of them.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrExists      = errors.New("already exists")
+	ErrInvalid     = errors.New("invalid argument")
+	ErrBusy        = errors.New("precondition failed")
+	ErrDenied      = errors.New("permission denied")
+	ErrUnavailable = errors.New("unavailable")
+	ErrConfig      = errors.New("bad configuration")
+)
+
+// Error is a failed call: the server's (or transport's) message and the
+// kind of failure.
+type Error struct {
+	Kind error
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Options says how to connect.
+type Options struct {
+	// ConfPath is the loligo.conf to read (required).
+	ConfPath string
+	// Entity is who to connect as (default client.admin); the config
+	// must hold its certificate and key.
+	Entity string
+	// MonHosts, when set, replace the config's mon_host.
+	MonHosts []string
+	// Timeout bounds each call that has no earlier deadline (default
+	// 30s); failed monitors are retried within it.
+	Timeout time.Duration
+}
+
+// Conn is a connection to a cluster's monitors. It is safe for
+// concurrent use.
+type Conn struct {
+	conf    *config.Config
+	entity  string
+	timeout time.Duration
+
+	mu   sync.Mutex
+	mons []*monConn
+	cur  int // the monitor tried first
+}
+
+type monConn struct {
+	addr string
+	cc   *grpc.ClientConn
+	cl   pb.MonClient
+}
+
+// Connect reads the config and prepares connections to the monitors. It
+// checks that one answers before it returns.
+func Connect(ctx context.Context, opts Options) (*Conn, error) {
+	conf, err := config.Load(opts.ConfPath)
+	if err != nil {
+		return nil, &Error{ErrConfig, err.Error()}
+	}
+	entity := opts.Entity
+	if entity == "" {
+		entity = "client.admin"
+	}
+	keys, err := conf.Keys(entity)
+	if err != nil {
+		return nil, &Error{ErrConfig, fmt.Sprintf("%v (the config %s has no certificate for %s)", err, opts.ConfPath, entity)}
+	}
+	if conf.CA == "" {
+		return nil, &Error{ErrConfig, fmt.Sprintf("the config %s names no ca", opts.ConfPath)}
+	}
+	tlsConf, err := pki.ClientConfig(keys.Cert, keys.Key, conf.CA)
+	if err != nil {
+		return nil, &Error{ErrConfig, err.Error()}
+	}
+	hosts := conf.MonHosts
+	if len(opts.MonHosts) > 0 {
+		hosts = opts.MonHosts
+	}
+	if len(hosts) == 0 {
+		return nil, &Error{ErrConfig, "no monitor addresses: set mon_host in the config or pass --mon HOST:PORT"}
+	}
+	c := &Conn{conf: conf, entity: entity, timeout: opts.Timeout}
+	if c.timeout == 0 {
+		c.timeout = 30 * time.Second
+	}
+	for _, h := range hosts {
+		cc, err := transport.Dial(h, tlsConf)
+		if err != nil {
+			c.Close()
+			return nil, &Error{ErrConfig, err.Error()}
+		}
+		c.mons = append(c.mons, &monConn{addr: h, cc: cc, cl: pb.NewMonClient(cc)})
+	}
+	c.cur = rand.IntN(len(c.mons))
+	if _, err := c.Status(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// Close closes the connections.
+func (c *Conn) Close() error {
+	for _, m := range c.mons {
+		m.cc.Close()
+	}
+	return nil
+}
+
+// FSID is the cluster id from the config.
+func (c *Conn) FSID() string { return c.conf.FSID }
+
+// Entity is who the connection authenticates as.
+func (c *Conn) Entity() string { return c.entity }
+
+// retryable reports whether another monitor (or a later try) may succeed.
+func retryable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+// monCall runs f on a monitor, moving on to the next on failures that
+// another monitor might not have, until the deadline.
+func monCall[T any](ctx context.Context, c *Conn, f func(context.Context, pb.MonClient) (T, error)) (T, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	var zero T
+	backoff := 50 * time.Millisecond
+	var last error
+	for attempt := 0; ; attempt++ {
+		c.mu.Lock()
+		m := c.mons[c.cur]
+		c.mu.Unlock()
+		// One attempt may not eat the whole deadline while others wait.
+		actx, cancel := context.WithTimeout(ctx, max(c.timeout/3, 2*time.Second))
+		v, err := f(actx, m.cl)
+		cancel()
+		if err == nil {
+			return v, nil
+		}
+		last = err
+		if !retryable(err) || ctx.Err() != nil {
+			break
+		}
+		c.mu.Lock()
+		if c.mons[c.cur] == m {
+			c.cur = (c.cur + 1) % len(c.mons)
+		}
+		c.mu.Unlock()
+		if attempt > 0 && attempt%len(c.mons) == 0 {
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			backoff = min(backoff*2, time.Second)
+		}
+	}
+	if ctx.Err() != nil && last != nil && retryable(last) {
+		return zero, convert(fmt.Errorf("no monitor answered in time (tried %s): %w", c.monList(), last))
+	}
+	return zero, convert(last)
+}
+
+func (c *Conn) monList() string {
+	var s []string
+	for _, m := range c.mons {
+		s = append(s, m.addr)
+	}
+	return strings.Join(s, ", ")
+}
+
+// convert maps a gRPC error to an *Error.
+func convert(err error) error {
+	if err == nil {
+		return nil
+	}
+	st, _ := status.FromError(err)
+	msg := st.Message()
+	if wrapped := errors.Unwrap(err); wrapped != nil && !strings.Contains(err.Error(), msg) {
+		msg = err.Error()
+	} else if errors.Unwrap(err) != nil {
+		msg = err.Error()
+	}
+	kind := ErrUnavailable
+	switch st.Code() {
+	case codes.NotFound:
+		kind = ErrNotFound
+	case codes.AlreadyExists:
+		kind = ErrExists
+	case codes.InvalidArgument, codes.OutOfRange:
+		kind = ErrInvalid
+	case codes.FailedPrecondition:
+		kind = ErrBusy
+	case codes.PermissionDenied, codes.Unauthenticated:
+		kind = ErrDenied
+	}
+	if strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate") {
+		kind = ErrDenied
+		msg += " (TLS failed: is the certificate in the config issued by this cluster's CA, and valid?)"
+	}
+	return &Error{Kind: kind, Msg: msg}
+}
+
+// Map returns the newest cluster map.
+func (c *Conn) Map(ctx context.Context) (*clustermap.Map, error) { return c.MapAt(ctx, 0) }
+
+// MapAt returns the map of one epoch (0: the newest).
+func (c *Conn) MapAt(ctx context.Context, epoch uint64) (*clustermap.Map, error) {
+	rep, err := monCall(ctx, c, func(ctx context.Context, cl pb.MonClient) (*pb.GetMapReply, error) {
+		return cl.GetMap(ctx, &pb.GetMapRequest{Epoch: epoch})
+	})
+	if err != nil {
+		return nil, err
+	}
+	m, err := clustermap.FromProto(rep.GetMap())
+	if err != nil {
+		return nil, &Error{ErrInvalid, fmt.Sprintf("the monitor sent a map that does not validate: %v", err)}
+	}
+	return m, nil
+}
+
+// Command sends an admin command to the monitors' leader.
+func (c *Conn) Command(ctx context.Context, req *pb.CommandRequest) (*pb.CommandReply, error) {
+	return monCall(ctx, c, func(ctx context.Context, cl pb.MonClient) (*pb.CommandReply, error) {
+		return cl.Command(ctx, req)
+	})
+}
+
+// Status returns the cluster's status: monitors, leader, health.
+func (c *Conn) Status(ctx context.Context) (*pb.StatusReply, error) {
+	return monCall(ctx, c, func(ctx context.Context, cl pb.MonClient) (*pb.StatusReply, error) {
+		return cl.Status(ctx, &pb.StatusRequest{})
+	})
+}
