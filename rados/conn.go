@@ -223,9 +223,14 @@ func convert(err error) error {
 	case codes.PermissionDenied, codes.Unauthenticated:
 		kind = ErrDenied
 	}
-	if strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate") {
+	switch {
+	case strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") || strings.Contains(msg, "certificate"):
 		kind = ErrDenied
 		msg += " (TLS failed: is the certificate in the config issued by this cluster's CA, and valid?)"
+	case kind == ErrUnavailable && (strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset")):
+		// A TLS 1.3 server that refuses the client's certificate closes
+		// the connection after the handshake, which looks like this.
+		msg += " (the monitor closed the connection: if it persists, check that the config's certificate was issued by this cluster's CA)"
 	}
 	return &Error{Kind: kind, Msg: msg}
 }
