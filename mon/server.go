@@ -340,6 +340,9 @@ func (s *service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 		return nil, grpcError(err)
 	}
 	leader, _ := s.mo.leaderName()
+	if s.mo.IsLeader() {
+		leader = s.mo.cfg.Name // the observer may not have seen it yet
+	}
 	health, checks := computeHealth(cur, mons)
 	rep := &pb.StatusReply{Fsid: cur.FSID, Epoch: cur.Epoch, Leader: leader, Checks: checks, Health: health}
 	for _, m := range mons {

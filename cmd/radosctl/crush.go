@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 
@@ -31,7 +32,13 @@ func loadCrushText(path string) (*crush.Map, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := crush.Compile(string(src))
+	return compileCrushText(path, string(src))
+}
+
+// compileCrushText compiles src, read from path, reporting errors as
+// FILE:LINE:COL.
+func compileCrushText(path, src string) (*crush.Map, error) {
+	m, err := crush.Compile(src)
 	if err != nil {
 		var pe *crush.PosError
 		if errors.As(err, &pe) {
@@ -171,8 +178,11 @@ func crushTestJSON(e *env, m *crush.Map, cfg crush.TestConfig) error {
 	return w.Flush()
 }
 
-func writeJSON(e *env, v any) error {
-	enc := json.NewEncoder(e.stdout)
+func writeJSON(e *env, v any) error { return encodeJSON(e.stdout, v) }
+
+// encodeJSON writes v as indented JSON.
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
@@ -193,19 +203,6 @@ func crushJSON(m *crush.Map) any {
 		Items  []item  `json:"items"`
 		Shadow bool    `json:"shadow,omitempty"`
 	}
-	type step struct {
-		Op   string `json:"op"`
-		Item string `json:"item,omitempty"`
-		Num  *int32 `json:"num,omitempty"`
-		Type string `json:"type,omitempty"`
-		Val  *int32 `json:"value,omitempty"`
-	}
-	type rule struct {
-		ID    int    `json:"id"`
-		Name  string `json:"name"`
-		Type  string `json:"type"`
-		Steps []step `json:"steps"`
-	}
 	name := func(id int32) string {
 		n, _ := m.ItemName(id)
 		return n
@@ -215,7 +212,7 @@ func crushJSON(m *crush.Map) any {
 		Devices  []crush.Device   `json:"devices"`
 		Types    map[int32]string `json:"types"`
 		Buckets  []bucket         `json:"buckets"`
-		Rules    []rule           `json:"rules"`
+		Rules    []ruleJSON       `json:"rules"`
 	}{Tunables: m.Tunables, Devices: m.Devices, Types: m.Types}
 	for _, b := range m.Buckets {
 		if b == nil {
@@ -230,30 +227,51 @@ func crushJSON(m *crush.Map) any {
 	}
 	sort.Slice(out.Buckets, func(i, j int) bool { return out.Buckets[i].ID > out.Buckets[j].ID })
 	for _, r := range m.Rules {
-		if r == nil {
-			continue
+		if r != nil {
+			out.Rules = append(out.Rules, ruleToJSON(m, r))
 		}
-		jr := rule{ID: r.ID, Name: r.Name, Type: r.Type.String()}
-		for _, s := range r.Steps {
-			js := step{Op: s.Op.String()}
-			switch s.Op {
-			case crush.OpTake:
-				orig, class := m.SplitClass(s.Arg1)
-				js.Item = name(orig)
-				if class != "" {
-					js.Item += " class " + class
-				}
-			case crush.OpChooseFirstN, crush.OpChooseIndep, crush.OpChooseLeafFirstN, crush.OpChooseLeafIndep:
-				n := s.Arg1
-				js.Num, js.Type = &n, m.Types[s.Arg2]
-			case crush.OpEmit, crush.OpNoop:
-			default:
-				v := s.Arg1
-				js.Val = &v
-			}
-			jr.Steps = append(jr.Steps, js)
-		}
-		out.Rules = append(out.Rules, jr)
 	}
 	return out
+}
+
+// ruleJSON is the -o json form of a CRUSH rule.
+type ruleJSON struct {
+	ID      int        `json:"id"`
+	Name    string     `json:"name"`
+	Type    string     `json:"type"`
+	MinSize uint8      `json:"min_size"`
+	MaxSize uint8      `json:"max_size"`
+	Steps   []stepJSON `json:"steps"`
+}
+
+type stepJSON struct {
+	Op   string `json:"op"`
+	Item string `json:"item,omitempty"`
+	Num  *int32 `json:"num,omitempty"`
+	Type string `json:"type,omitempty"`
+	Val  *int32 `json:"value,omitempty"`
+}
+
+func ruleToJSON(m *crush.Map, r *crush.Rule) ruleJSON {
+	jr := ruleJSON{ID: r.ID, Name: r.Name, Type: r.Type.String(), MinSize: r.MinSize, MaxSize: r.MaxSize, Steps: []stepJSON{}}
+	for _, s := range r.Steps {
+		js := stepJSON{Op: s.Op.String()}
+		switch s.Op {
+		case crush.OpTake:
+			orig, class := m.SplitClass(s.Arg1)
+			js.Item, _ = m.ItemName(orig)
+			if class != "" {
+				js.Item += " class " + class
+			}
+		case crush.OpChooseFirstN, crush.OpChooseIndep, crush.OpChooseLeafFirstN, crush.OpChooseLeafIndep:
+			n := s.Arg1
+			js.Num, js.Type = &n, m.Types[s.Arg2]
+		case crush.OpEmit, crush.OpNoop:
+		default:
+			v := s.Arg1
+			js.Val = &v
+		}
+		jr.Steps = append(jr.Steps, js)
+	}
+	return jr
 }

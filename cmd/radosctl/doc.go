@@ -2,18 +2,29 @@
 //
 // Usage:
 //
-//	radosctl [-o plain|json] crush compile MAP.txt
-//	radosctl [-o plain|json] crush test --map MAP.txt [crushtool --test options]
+//	radosctl [-o plain|json] [--conf FILE] [--mon HOST:PORT] [--name ENTITY] COMMAND ...
 //
-// crush compile parses and validates a CRUSH map in crushtool's text form
-// and prints its canonical text (for a map crushtool -d wrote, the same
-// bytes). crush test maps inputs through a rule and prints what crushtool
-// --test prints for the same options. Cluster commands arrive with the
-// monitors.
+// Offline, crush compile parses and validates a CRUSH map in crushtool's
+// text form and prints its canonical text (for a map crushtool -d wrote,
+// the same bytes), and crush test maps inputs through a rule and prints
+// what crushtool --test prints for the same options.
+//
+// Against a cluster (the config from --conf or $LOLIGO_CONF), the verbs
+// follow Ceph's: status, health [detail], mon stat; osd tree, dump, map,
+// out/in/down/rm, reweight, set/unset, crush reweight/move/add-bucket,
+// crush rule ls/dump/create-replicated/create-erasure/rm, getcrushmap,
+// setcrushmap, erasure-code-profile set/get/ls/rm; pool create/ls/get/
+// set/rm. radosctl help lists them with their arguments. Every command
+// that changes the map takes --dry-run (report the change and the PG
+// movement, change nothing) and --yes (allow a change that moves more
+// than the monitor's threshold of PGs); flags may come anywhere after the
+// command words.
 //
 // Invariants: output in the default format is for people; -o json is a
-// stable format for scripts. Errors go to stderr with a non-zero exit
-// status and say what to do next.
+// stable format for scripts, with snake_case field names (see the *JSON
+// types and testdata/*.json). Errors go to stderr with exit status 1 and
+// say what to do next; a command called wrongly exits 2 and prints the
+// usage of that command.
 //
 // radosctl may import rados, clustermap, crush and proto.
 package main

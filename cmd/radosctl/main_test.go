@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-const maps = "../../crush/testdata/maps"
+const mapsDir = "../../crush/testdata/maps"
 
 func runCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
@@ -23,7 +23,7 @@ func runCmd(t *testing.T, args ...string) (stdout, stderr string, code int) {
 // TestCrushCompileCanonical: for every map crushtool -d wrote, compile
 // prints the same bytes.
 func TestCrushCompileCanonical(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(maps, "m*_*.txt"))
+	files, _ := filepath.Glob(filepath.Join(mapsDir, "m*_*.txt"))
 	n := 0
 	for _, f := range files {
 		if strings.HasSuffix(f, ".src.txt") {
@@ -82,7 +82,7 @@ func TestCrushTestMatchesCrushtool(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := io.ReadAll(zr)
-	args := []string{"crush", "test", "--map", filepath.Join(maps, "m02_rack_host_osd.txt"), "--rule", "1",
+	args := []string{"crush", "test", "--map", filepath.Join(mapsDir, "m02_rack_host_osd.txt"), "--rule", "1",
 		"--num-rep", "6", "--min-x", "0", "--max-x", "999"}
 	// the w2 reweights of that vector, as --weight DEVICE WEIGHT pairs
 	w2 := strings.Fields("0 0.5 2 0.25 4 0.75 5 0 6 0.9 8 0.1 10 0.333 11 0.5 13 0.25 15 0.75 16 0 17 0.9 19 0.1 21 0.333 22 0.5 24 0.25 26 0.75 27 0 28 0.9 30 0.1 32 0.333 33 0.5 35 0.25 37 0.75 38 0 39 0.9 41 0.1 43 0.333 44 0.5 46 0.25")
@@ -96,7 +96,7 @@ func TestCrushTestMatchesCrushtool(t *testing.T) {
 }
 
 func TestCrushTestJSON(t *testing.T) {
-	out, errOut, code := runCmd(t, "-o", "json", "crush", "test", "--map", filepath.Join(maps, "m01_flat_straw2.txt"),
+	out, errOut, code := runCmd(t, "-o", "json", "crush", "test", "--map", filepath.Join(mapsDir, "m01_flat_straw2.txt"),
 		"--rule", "0", "--num-rep", "3", "--min-x", "0", "--max-x", "9", "--show-mappings", "--show-utilization")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -134,7 +134,7 @@ func TestCrushTestJSON(t *testing.T) {
 		t.Fatalf("devices store %d results, want 30", stored)
 	}
 
-	out, _, code = runCmd(t, "-o", "json", "crush", "compile", filepath.Join(maps, "m05_device_classes.txt"))
+	out, _, code = runCmd(t, "-o", "json", "crush", "compile", filepath.Join(mapsDir, "m05_device_classes.txt"))
 	var m struct {
 		Buckets []struct {
 			Name   string `json:"name"`
@@ -155,14 +155,14 @@ func TestCrushTestJSON(t *testing.T) {
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{}, {"frob"}, {"crush"}, {"crush", "frob"}, {"crush", "compile"}, {"crush", "test", "--rule", "0"},
-		{"crush", "test", "--map", filepath.Join(maps, "m01_flat_straw2.txt"), "--num-rep", "x"},
+		{"crush", "test", "--map", filepath.Join(mapsDir, "m01_flat_straw2.txt"), "--num-rep", "x"},
 		{"-o", "yaml", "crush", "compile", "x"},
 	} {
 		if _, errOut, code := runCmd(t, args...); code != 2 || errOut == "" {
 			t.Errorf("%q: exit %d stderr %q, want 2 and a message", args, code, errOut)
 		}
 	}
-	if _, errOut, code := runCmd(t, "crush", "test", "--map", filepath.Join(maps, "m01_flat_straw2.txt"), "--rule", "7"); code != 1 || !strings.Contains(errOut, "rule 7 does not exist") {
+	if _, errOut, code := runCmd(t, "crush", "test", "--map", filepath.Join(mapsDir, "m01_flat_straw2.txt"), "--rule", "7"); code != 1 || !strings.Contains(errOut, "rule 7 does not exist") {
 		t.Errorf("missing rule: exit %d stderr %q", code, errOut)
 	}
 }

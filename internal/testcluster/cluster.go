@@ -132,6 +132,10 @@ func StartMons(t testing.TB, n int, opt Options) *Cluster {
 	for i := range c.Mons {
 		c.WaitReady(i)
 	}
+	// Changes need a leader; a test should not have to wait for one.
+	if c.Leader(time.Minute) < 0 {
+		t.Fatal("no monitor leads after a minute")
+	}
 	return c
 }
 
