@@ -53,6 +53,8 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzCompile$$' ./crush
 	$(FUZZ) -fuzz '^FuzzParseTestArgs$$' ./crush
 	$(FUZZ) -fuzz '^FuzzFromProto$$' ./clustermap
+	$(FUZZ) -fuzz '^FuzzParse$$' ./internal/config
+	$(FUZZ) -fuzz '^FuzzValidEntity$$' ./internal/pki
 
 clean:
 	rm -rf $(BIN)
