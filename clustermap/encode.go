@@ -219,12 +219,7 @@ func (m *Map) ToProto() *pb.OSDMap {
 	if m.Crush != nil {
 		out.Crush = CrushToProto(m.Crush)
 	}
-	ids := make([]int32, 0, len(m.OSDs))
-	for id := range m.OSDs {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
+	for _, id := range m.OSDIDs() {
 		o := m.OSDs[id]
 		out.Osds = append(out.Osds, osdToProto(o))
 	}
@@ -232,16 +227,16 @@ func (m *Map) ToProto() *pb.OSDMap {
 		p := m.Pools[id]
 		out.Pools = append(out.Pools, poolToProto(p))
 	}
-	for _, pg := range sortedPGs(m.PGTemp) {
+	for _, pg := range SortedPGs(m.PGTemp) {
 		out.PgTemp = append(out.PgTemp, &pb.PGTemp{Pool: pg.Pool, Seed: pg.Seed, Osds: append([]int32(nil), m.PGTemp[pg]...)})
 	}
-	for _, pg := range sortedPGs(m.PrimaryTemp) {
+	for _, pg := range SortedPGs(m.PrimaryTemp) {
 		out.PrimaryTemp = append(out.PrimaryTemp, &pb.PrimaryTemp{Pool: pg.Pool, Seed: pg.Seed, Osd: m.PrimaryTemp[pg]})
 	}
-	for _, pg := range sortedPGs(m.PGUpmap) {
+	for _, pg := range SortedPGs(m.PGUpmap) {
 		out.PgUpmap = append(out.PgUpmap, &pb.PGUpmap{Pool: pg.Pool, Seed: pg.Seed, Osds: append([]int32(nil), m.PGUpmap[pg]...)})
 	}
-	for _, pg := range sortedPGs(m.PGUpmapItems) {
+	for _, pg := range SortedPGs(m.PGUpmapItems) {
 		u := &pb.PGUpmapItems{Pool: pg.Pool, Seed: pg.Seed}
 		for _, it := range m.PGUpmapItems[pg] {
 			u.Items = append(u.Items, &pb.UpmapItem{From: it[0], To: it[1]})
@@ -287,20 +282,6 @@ func fromUnixNano(ns int64) time.Time {
 		return time.Time{}
 	}
 	return time.Unix(0, ns).UTC()
-}
-
-func sortedPGs[V any](m map[PGID]V) []PGID {
-	pgs := make([]PGID, 0, len(m))
-	for pg := range m {
-		pgs = append(pgs, pg)
-	}
-	sort.Slice(pgs, func(i, j int) bool {
-		if pgs[i].Pool != pgs[j].Pool {
-			return pgs[i].Pool < pgs[j].Pool
-		}
-		return pgs[i].Seed < pgs[j].Seed
-	})
-	return pgs
 }
 
 // FromProto rebuilds, validates and finalizes a map from its stored form.

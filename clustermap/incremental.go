@@ -1,6 +1,7 @@
 package clustermap
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -146,17 +147,17 @@ func ApplyProto(a *pb.OSDMap, inc *pb.OSDMapIncremental) *pb.OSDMap {
 		b.PoolMax = inc.GetNewPoolMax()
 	}
 	b.Osds = applyList(b.Osds, inc.GetNewOsds(), inc.GetRemovedOsds(), (*pb.OSDState).GetId,
-		func(*pb.OSDState) bool { return false }, cmpInt[int32])
+		func(*pb.OSDState) bool { return false }, cmp.Compare[int32])
 	b.Pools = applyList(b.Pools, inc.GetNewPools(), inc.GetRemovedPools(), (*pb.Pool).GetId,
-		func(*pb.Pool) bool { return false }, cmpInt[int64])
+		func(*pb.Pool) bool { return false }, cmp.Compare[int64])
 	b.PgTemp = applyList(b.PgTemp, inc.GetNewPgTemp(), nil, func(t *pb.PGTemp) PGID { return PGID{t.GetPool(), t.GetSeed()} },
-		func(t *pb.PGTemp) bool { return len(t.GetOsds()) == 0 }, cmpPG)
+		func(t *pb.PGTemp) bool { return len(t.GetOsds()) == 0 }, PGID.Compare)
 	b.PrimaryTemp = applyList(b.PrimaryTemp, inc.GetNewPrimaryTemp(), nil, func(t *pb.PrimaryTemp) PGID { return PGID{t.GetPool(), t.GetSeed()} },
-		func(t *pb.PrimaryTemp) bool { return t.GetOsd() == NoPrimary }, cmpPG)
+		func(t *pb.PrimaryTemp) bool { return t.GetOsd() == NoPrimary }, PGID.Compare)
 	b.PgUpmap = applyList(b.PgUpmap, inc.GetNewPgUpmap(), nil, func(t *pb.PGUpmap) PGID { return PGID{t.GetPool(), t.GetSeed()} },
-		func(t *pb.PGUpmap) bool { return len(t.GetOsds()) == 0 }, cmpPG)
+		func(t *pb.PGUpmap) bool { return len(t.GetOsds()) == 0 }, PGID.Compare)
 	b.PgUpmapItems = applyList(b.PgUpmapItems, inc.GetNewPgUpmapItems(), nil, func(t *pb.PGUpmapItems) PGID { return PGID{t.GetPool(), t.GetSeed()} },
-		func(t *pb.PGUpmapItems) bool { return len(t.GetItems()) == 0 }, cmpPG)
+		func(t *pb.PGUpmapItems) bool { return len(t.GetItems()) == 0 }, PGID.Compare)
 	for name, p := range inc.GetNewEcProfiles() {
 		if b.EcProfiles == nil {
 			b.EcProfiles = map[string]*pb.ECProfile{}
@@ -167,23 +168,6 @@ func ApplyProto(a *pb.OSDMap, inc *pb.OSDMapIncremental) *pb.OSDMap {
 		delete(b.EcProfiles, name)
 	}
 	return b
-}
-
-func cmpInt[K int32 | int64](a, b K) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpPG(a, b PGID) int {
-	if c := cmpInt(a.Pool, b.Pool); c != 0 {
-		return c
-	}
-	return cmpInt(int64(a.Seed), int64(b.Seed))
 }
 
 // applyList replaces, adds (upd entries, unless tombstone says the entry

@@ -1,8 +1,11 @@
 package clustermap
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -195,6 +198,16 @@ type PGID struct {
 	Seed uint32
 }
 
+// Compare orders PGs by pool, then seed.
+func (p PGID) Compare(q PGID) int {
+	return cmp.Or(cmp.Compare(p.Pool, q.Pool), cmp.Compare(p.Seed, q.Seed))
+}
+
+// SortedPGs returns the keys of a table by PG in (pool, seed) order.
+func SortedPGs[V any](tbl map[PGID]V) []PGID {
+	return slices.SortedFunc(maps.Keys(tbl), PGID.Compare)
+}
+
 // String prints the PG as Ceph does: pool id, a dot, the seed in hex.
 func (p PGID) String() string { return fmt.Sprintf("%d.%x", p.Pool, p.Seed) }
 
@@ -347,6 +360,9 @@ func (m *Map) PoolByName(name string) (*Pool, error) {
 	}
 	return m.Pools[id], nil
 }
+
+// OSDIDs returns the ids of the existing OSDs in ascending order.
+func (m *Map) OSDIDs() []int32 { return slices.Sorted(maps.Keys(m.OSDs)) }
 
 // PoolIDs returns the pool ids in ascending order.
 func (m *Map) PoolIDs() []int64 {

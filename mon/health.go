@@ -58,14 +58,9 @@ func computeHealth(m *clustermap.Map, mons []monState) (string, []*pb.HealthChec
 			monsDown)
 	}
 
-	ids := make([]int32, 0, len(m.OSDs))
-	for id := range m.OSDs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
 	var osdsDown []string
 	hostOSDs := map[string][2]int{} // host -> [osds, down]
-	for _, id := range ids {
+	for _, id := range m.OSDIDs() {
 		o := m.OSDs[id]
 		host := osdHost(m, id)
 		h := hostOSDs[host]

@@ -220,16 +220,6 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, det *d
 	if work == cur {
 		return cur, rev, nil
 	}
-	inc := clustermap.Diff(cur, work)
-	if incEmpty(inc) {
-		for _, a := range acc {
-			if a.p.onCommit != nil {
-				a.p.onCommit(det, now)
-			}
-			a.p.reply(a.r) // nothing to write: each was a no-op
-		}
-		return cur, rev, nil
-	}
 	work.Epoch = epoch
 	work.Modified = now
 	if err := work.Finalize(); err != nil {
@@ -239,7 +229,16 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, det *d
 		return nil, 0, err
 	}
 	next := work.ToProto()
-	inc = clustermap.DiffProto(cur.ToProto(), next)
+	inc := clustermap.DiffProto(cur.ToProto(), next)
+	if incEmpty(inc) {
+		for _, a := range acc {
+			if a.p.onCommit != nil {
+				a.p.onCommit(det, now)
+			}
+			a.p.reply(a.r) // nothing to write: each was a no-op
+		}
+		return cur, rev, nil
+	}
 	cctx, cancel := context.WithTimeout(ctx, mo.cfg.RequestTimeout)
 	newRev, err := mo.st.commit(cctx, rev, el.Key(), el.Rev(), next, inc)
 	cancel()

@@ -146,17 +146,9 @@ func (mo *Mon) Run(ctx context.Context) error {
 		mo.closePeers()
 	}()
 	wg.Go(func() {
-		for {
-			_, _, ch := mo.view.latest()
-			if m, _, _ := mo.view.latest(); m != nil {
-				close(mo.ready)
-				return
-			}
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return
-			}
+		mo.view.waitFor(ctx, 1)
+		if ctx.Err() == nil {
+			close(mo.ready)
 		}
 	})
 

@@ -3,6 +3,7 @@ package mon
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -307,16 +308,11 @@ func movementToProto(mv *clustermap.Movement) *pb.Movement {
 		return nil
 	}
 	out := &pb.Movement{Pgs: uint32(mv.PGs), Moved: uint32(mv.Moved), Degraded: uint32(mv.Degraded)}
-	ids := map[int32]bool{}
-	for o := range mv.Gained {
-		ids[o] = true
-	}
+	sorted := slices.Collect(maps.Keys(mv.Gained))
 	for o := range mv.Lost {
-		ids[o] = true
-	}
-	sorted := make([]int32, 0, len(ids))
-	for o := range ids {
-		sorted = append(sorted, o)
+		if _, both := mv.Gained[o]; !both {
+			sorted = append(sorted, o)
+		}
 	}
 	slices.Sort(sorted)
 	for _, o := range sorted {

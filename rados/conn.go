@@ -205,10 +205,8 @@ func convert(err error) error {
 	}
 	st, _ := status.FromError(err)
 	msg := st.Message()
-	if wrapped := errors.Unwrap(err); wrapped != nil && !strings.Contains(err.Error(), msg) {
-		msg = err.Error()
-	} else if errors.Unwrap(err) != nil {
-		msg = err.Error()
+	if errors.Unwrap(err) != nil {
+		msg = err.Error() // our own context around a status
 	}
 	kind := ErrUnavailable
 	switch st.Code() {

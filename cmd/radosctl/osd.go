@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"fmt"
 	"maps"
 	"os"
@@ -220,21 +219,12 @@ func treeWalk(m *clustermap.Map) (items []treeItem, stray []int32) {
 	for _, r := range roots {
 		visit(r, 0, cm.Bucket(r).Weight())
 	}
-	for _, id := range osdIDsSorted(m) {
+	for _, id := range m.OSDIDs() {
 		if !touched[id] {
 			stray = append(stray, id)
 		}
 	}
 	return items, stray
-}
-
-func osdIDsSorted(m *clustermap.Map) []int32 {
-	ids := make([]int32, 0, len(m.OSDs))
-	for id := range m.OSDs {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 func osdTree(e *env, args []string) error {
@@ -417,18 +407,6 @@ type upmapItemsJSON struct {
 	Mappings [][2]int32 `json:"mappings"` // [from, to] pairs
 }
 
-// sortedPGs returns a PG table's keys in (pool, seed) order.
-func sortedPGs[V any](tbl map[clustermap.PGID]V) []clustermap.PGID {
-	pgs := make([]clustermap.PGID, 0, len(tbl))
-	for pg := range tbl {
-		pgs = append(pgs, pg)
-	}
-	slices.SortFunc(pgs, func(a, b clustermap.PGID) int {
-		return cmp.Or(cmp.Compare(a.Pool, b.Pool), cmp.Compare(a.Seed, b.Seed))
-	})
-	return pgs
-}
-
 func osdDump(e *env, args []string) error {
 	a, err := parseArgs("osd dump", args, nil)
 	if err != nil {
@@ -446,7 +424,7 @@ func osdDump(e *env, args []string) error {
 
 // printOSDDump prints m as Ceph's osd dump does.
 func printOSDDump(e *env, m *clustermap.Map) error {
-	ids := osdIDsSorted(m)
+	ids := m.OSDIDs()
 	if e.json {
 		out := struct {
 			Epoch        uint64                       `json:"epoch"`
@@ -475,16 +453,16 @@ func printOSDDump(e *env, m *clustermap.Map) error {
 				PrimaryAffinity: fixedFloat(o.PrimaryAffinity), UpFrom: o.UpFrom, DownStamp: jsonTime(o.DownStamp),
 				Addr: o.Addr, State: osdState(o)})
 		}
-		for _, pg := range sortedPGs(m.PGTemp) {
+		for _, pg := range clustermap.SortedPGs(m.PGTemp) {
 			out.PGTemp = append(out.PGTemp, pgOSDsJSON{pg.String(), m.PGTemp[pg]})
 		}
-		for _, pg := range sortedPGs(m.PrimaryTemp) {
+		for _, pg := range clustermap.SortedPGs(m.PrimaryTemp) {
 			out.PrimaryTemp = append(out.PrimaryTemp, primaryTempJSON{pg.String(), m.PrimaryTemp[pg]})
 		}
-		for _, pg := range sortedPGs(m.PGUpmap) {
+		for _, pg := range clustermap.SortedPGs(m.PGUpmap) {
 			out.PGUpmap = append(out.PGUpmap, pgOSDsJSON{pg.String(), m.PGUpmap[pg]})
 		}
-		for _, pg := range sortedPGs(m.PGUpmapItems) {
+		for _, pg := range clustermap.SortedPGs(m.PGUpmapItems) {
 			out.PGUpmapItems = append(out.PGUpmapItems, upmapItemsJSON{pg.String(), m.PGUpmapItems[pg]})
 		}
 		maps.Copy(out.ECProfiles, m.ECProfiles)
@@ -523,16 +501,16 @@ func printOSDDump(e *env, m *clustermap.Map) error {
 		}
 		fmt.Fprintf(&b, " up_from %d %s %s %s\n", o.UpFrom, addr, strings.Join(osdState(o), ","), o.UUID)
 	}
-	for _, pg := range sortedPGs(m.PGTemp) {
+	for _, pg := range clustermap.SortedPGs(m.PGTemp) {
 		fmt.Fprintf(&b, "pg_temp %s %s\n", pg, osdList(m.PGTemp[pg]))
 	}
-	for _, pg := range sortedPGs(m.PrimaryTemp) {
+	for _, pg := range clustermap.SortedPGs(m.PrimaryTemp) {
 		fmt.Fprintf(&b, "primary_temp %s %d\n", pg, m.PrimaryTemp[pg])
 	}
-	for _, pg := range sortedPGs(m.PGUpmap) {
+	for _, pg := range clustermap.SortedPGs(m.PGUpmap) {
 		fmt.Fprintf(&b, "pg_upmap %s %s\n", pg, osdList(m.PGUpmap[pg]))
 	}
-	for _, pg := range sortedPGs(m.PGUpmapItems) {
+	for _, pg := range clustermap.SortedPGs(m.PGUpmapItems) {
 		var pairs []string
 		for _, p := range m.PGUpmapItems[pg] {
 			pairs = append(pairs, fmt.Sprintf("%d,%d", p[0], p[1]))
