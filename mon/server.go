@@ -267,6 +267,42 @@ func (s *service) FailureReport(ctx context.Context, req *pb.FailureReportReques
 	return rep, grpcError(err)
 }
 
+func (s *service) OSDShutdown(ctx context.Context, req *pb.OSDShutdownRequest) (*pb.OSDShutdownReply, error) {
+	e, fwd, err := caller(ctx)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	if err := mayActAsOSD(e, req.GetId()); err != nil {
+		return nil, grpcError(err)
+	}
+	rep, err := toLeader(ctx, s.mo, e, fwd, func(l *leading) (*pb.OSDShutdownReply, error) {
+		r := l.propose(ctx, &proposal{fn: func(m *clustermap.Map, _ uint64, now time.Time) (cmdResult, error) {
+			o, ok := m.OSDs[req.GetId()]
+			if !ok {
+				return cmdResult{}, fmt.Errorf("%w: osd.%d does not exist", ErrNotFound, req.GetId())
+			}
+			if o.UUID != req.GetUuid() {
+				return cmdResult{}, fmt.Errorf("%w: osd.%d has uuid %s, not %s", ErrDenied, o.ID, o.UUID, req.GetUuid())
+			}
+			markDown(m, []int32{o.ID}, now)
+			return cmdResult{msg: fmt.Sprintf("osd.%d marked itself down", o.ID)}, nil
+		}})
+		if r.err != nil {
+			return nil, r.err
+		}
+		epoch := r.epoch
+		if epoch == 0 {
+			if cur, _, _ := s.mo.view.latest(); cur != nil {
+				epoch = cur.Epoch
+			}
+		}
+		return &pb.OSDShutdownReply{Epoch: epoch}, nil
+	}, func(c pb.MonClient, ctx context.Context) (*pb.OSDShutdownReply, error) {
+		return c.OSDShutdown(ctx, req)
+	})
+	return rep, grpcError(err)
+}
+
 // event hands a beacon or report to the leader; when the queue is full
 // (thousands pending) it is dropped, as a lost datagram would be: the
 // next beacon carries the same news.

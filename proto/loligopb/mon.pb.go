@@ -74,7 +74,7 @@ func (x OSDSetState_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OSDSetState_State.Descriptor instead.
 func (OSDSetState_State) EnumDescriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{13, 0}
+	return file_mon_proto_rawDescGZIP(), []int{15, 0}
 }
 
 type GetMapRequest struct {
@@ -728,6 +728,103 @@ func (*FailureReportReply) Descriptor() ([]byte, []int) {
 	return file_mon_proto_rawDescGZIP(), []int{11}
 }
 
+type OSDShutdownRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Uuid          string                 `protobuf:"bytes,2,opt,name=uuid,proto3" json:"uuid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OSDShutdownRequest) Reset() {
+	*x = OSDShutdownRequest{}
+	mi := &file_mon_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OSDShutdownRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OSDShutdownRequest) ProtoMessage() {}
+
+func (x *OSDShutdownRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OSDShutdownRequest.ProtoReflect.Descriptor instead.
+func (*OSDShutdownRequest) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *OSDShutdownRequest) GetId() int32 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *OSDShutdownRequest) GetUuid() string {
+	if x != nil {
+		return x.Uuid
+	}
+	return ""
+}
+
+type OSDShutdownReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The epoch in which the OSD is down.
+	Epoch         uint64 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OSDShutdownReply) Reset() {
+	*x = OSDShutdownReply{}
+	mi := &file_mon_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OSDShutdownReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OSDShutdownReply) ProtoMessage() {}
+
+func (x *OSDShutdownReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OSDShutdownReply.ProtoReflect.Descriptor instead.
+func (*OSDShutdownReply) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *OSDShutdownReply) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
 // CommandRequest is one admin change. dry_run computes and reports the
 // change without making an epoch; a placement change that moves more
 // PGs than the monitor's threshold is refused unless yes is set.
@@ -759,7 +856,7 @@ type CommandRequest struct {
 
 func (x *CommandRequest) Reset() {
 	*x = CommandRequest{}
-	mi := &file_mon_proto_msgTypes[12]
+	mi := &file_mon_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -771,7 +868,7 @@ func (x *CommandRequest) String() string {
 func (*CommandRequest) ProtoMessage() {}
 
 func (x *CommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[12]
+	mi := &file_mon_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -784,7 +881,7 @@ func (x *CommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandRequest.ProtoReflect.Descriptor instead.
 func (*CommandRequest) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{12}
+	return file_mon_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CommandRequest) GetDryRun() bool {
@@ -1047,7 +1144,7 @@ type OSDSetState struct {
 
 func (x *OSDSetState) Reset() {
 	*x = OSDSetState{}
-	mi := &file_mon_proto_msgTypes[13]
+	mi := &file_mon_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1156,7 @@ func (x *OSDSetState) String() string {
 func (*OSDSetState) ProtoMessage() {}
 
 func (x *OSDSetState) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[13]
+	mi := &file_mon_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1169,7 @@ func (x *OSDSetState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDSetState.ProtoReflect.Descriptor instead.
 func (*OSDSetState) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{13}
+	return file_mon_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *OSDSetState) GetIds() []int32 {
@@ -1100,7 +1197,7 @@ type OSDReweight struct {
 
 func (x *OSDReweight) Reset() {
 	*x = OSDReweight{}
-	mi := &file_mon_proto_msgTypes[14]
+	mi := &file_mon_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1112,7 +1209,7 @@ func (x *OSDReweight) String() string {
 func (*OSDReweight) ProtoMessage() {}
 
 func (x *OSDReweight) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[14]
+	mi := &file_mon_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1125,7 +1222,7 @@ func (x *OSDReweight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDReweight.ProtoReflect.Descriptor instead.
 func (*OSDReweight) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{14}
+	return file_mon_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OSDReweight) GetId() int32 {
@@ -1151,7 +1248,7 @@ type OSDRemove struct {
 
 func (x *OSDRemove) Reset() {
 	*x = OSDRemove{}
-	mi := &file_mon_proto_msgTypes[15]
+	mi := &file_mon_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1163,7 +1260,7 @@ func (x *OSDRemove) String() string {
 func (*OSDRemove) ProtoMessage() {}
 
 func (x *OSDRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[15]
+	mi := &file_mon_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1176,7 +1273,7 @@ func (x *OSDRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDRemove.ProtoReflect.Descriptor instead.
 func (*OSDRemove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{15}
+	return file_mon_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *OSDRemove) GetIds() []int32 {
@@ -1197,7 +1294,7 @@ type CrushReweight struct {
 
 func (x *CrushReweight) Reset() {
 	*x = CrushReweight{}
-	mi := &file_mon_proto_msgTypes[16]
+	mi := &file_mon_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1209,7 +1306,7 @@ func (x *CrushReweight) String() string {
 func (*CrushReweight) ProtoMessage() {}
 
 func (x *CrushReweight) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[16]
+	mi := &file_mon_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1222,7 +1319,7 @@ func (x *CrushReweight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrushReweight.ProtoReflect.Descriptor instead.
 func (*CrushReweight) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{16}
+	return file_mon_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CrushReweight) GetName() string {
@@ -1250,7 +1347,7 @@ type CrushMove struct {
 
 func (x *CrushMove) Reset() {
 	*x = CrushMove{}
-	mi := &file_mon_proto_msgTypes[17]
+	mi := &file_mon_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1262,7 +1359,7 @@ func (x *CrushMove) String() string {
 func (*CrushMove) ProtoMessage() {}
 
 func (x *CrushMove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[17]
+	mi := &file_mon_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1275,7 +1372,7 @@ func (x *CrushMove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrushMove.ProtoReflect.Descriptor instead.
 func (*CrushMove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{17}
+	return file_mon_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CrushMove) GetName() string {
@@ -1303,7 +1400,7 @@ type CrushAddBucket struct {
 
 func (x *CrushAddBucket) Reset() {
 	*x = CrushAddBucket{}
-	mi := &file_mon_proto_msgTypes[18]
+	mi := &file_mon_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1315,7 +1412,7 @@ func (x *CrushAddBucket) String() string {
 func (*CrushAddBucket) ProtoMessage() {}
 
 func (x *CrushAddBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[18]
+	mi := &file_mon_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1328,7 +1425,7 @@ func (x *CrushAddBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrushAddBucket.ProtoReflect.Descriptor instead.
 func (*CrushAddBucket) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{18}
+	return file_mon_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CrushAddBucket) GetName() string {
@@ -1362,7 +1459,7 @@ type FlagChange struct {
 
 func (x *FlagChange) Reset() {
 	*x = FlagChange{}
-	mi := &file_mon_proto_msgTypes[19]
+	mi := &file_mon_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1374,7 +1471,7 @@ func (x *FlagChange) String() string {
 func (*FlagChange) ProtoMessage() {}
 
 func (x *FlagChange) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[19]
+	mi := &file_mon_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1387,7 +1484,7 @@ func (x *FlagChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlagChange.ProtoReflect.Descriptor instead.
 func (*FlagChange) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{19}
+	return file_mon_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *FlagChange) GetFlag() string {
@@ -1420,7 +1517,7 @@ type RuleCreate struct {
 
 func (x *RuleCreate) Reset() {
 	*x = RuleCreate{}
-	mi := &file_mon_proto_msgTypes[20]
+	mi := &file_mon_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1529,7 @@ func (x *RuleCreate) String() string {
 func (*RuleCreate) ProtoMessage() {}
 
 func (x *RuleCreate) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[20]
+	mi := &file_mon_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1542,7 @@ func (x *RuleCreate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleCreate.ProtoReflect.Descriptor instead.
 func (*RuleCreate) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{20}
+	return file_mon_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RuleCreate) GetName() string {
@@ -1499,7 +1596,7 @@ type RuleRemove struct {
 
 func (x *RuleRemove) Reset() {
 	*x = RuleRemove{}
-	mi := &file_mon_proto_msgTypes[21]
+	mi := &file_mon_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1608,7 @@ func (x *RuleRemove) String() string {
 func (*RuleRemove) ProtoMessage() {}
 
 func (x *RuleRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[21]
+	mi := &file_mon_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1621,7 @@ func (x *RuleRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleRemove.ProtoReflect.Descriptor instead.
 func (*RuleRemove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{21}
+	return file_mon_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RuleRemove) GetName() string {
@@ -1546,7 +1643,7 @@ type ECProfileSet struct {
 
 func (x *ECProfileSet) Reset() {
 	*x = ECProfileSet{}
-	mi := &file_mon_proto_msgTypes[22]
+	mi := &file_mon_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1558,7 +1655,7 @@ func (x *ECProfileSet) String() string {
 func (*ECProfileSet) ProtoMessage() {}
 
 func (x *ECProfileSet) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[22]
+	mi := &file_mon_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1571,7 +1668,7 @@ func (x *ECProfileSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ECProfileSet.ProtoReflect.Descriptor instead.
 func (*ECProfileSet) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{22}
+	return file_mon_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ECProfileSet) GetName() string {
@@ -1604,7 +1701,7 @@ type ECProfileRemove struct {
 
 func (x *ECProfileRemove) Reset() {
 	*x = ECProfileRemove{}
-	mi := &file_mon_proto_msgTypes[23]
+	mi := &file_mon_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1616,7 +1713,7 @@ func (x *ECProfileRemove) String() string {
 func (*ECProfileRemove) ProtoMessage() {}
 
 func (x *ECProfileRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[23]
+	mi := &file_mon_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1629,7 +1726,7 @@ func (x *ECProfileRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ECProfileRemove.ProtoReflect.Descriptor instead.
 func (*ECProfileRemove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{23}
+	return file_mon_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ECProfileRemove) GetName() string {
@@ -1658,7 +1755,7 @@ type PoolCreate struct {
 
 func (x *PoolCreate) Reset() {
 	*x = PoolCreate{}
-	mi := &file_mon_proto_msgTypes[24]
+	mi := &file_mon_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1670,7 +1767,7 @@ func (x *PoolCreate) String() string {
 func (*PoolCreate) ProtoMessage() {}
 
 func (x *PoolCreate) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[24]
+	mi := &file_mon_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1683,7 +1780,7 @@ func (x *PoolCreate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolCreate.ProtoReflect.Descriptor instead.
 func (*PoolCreate) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{24}
+	return file_mon_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *PoolCreate) GetName() string {
@@ -1747,7 +1844,7 @@ type PoolSet struct {
 
 func (x *PoolSet) Reset() {
 	*x = PoolSet{}
-	mi := &file_mon_proto_msgTypes[25]
+	mi := &file_mon_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1759,7 +1856,7 @@ func (x *PoolSet) String() string {
 func (*PoolSet) ProtoMessage() {}
 
 func (x *PoolSet) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[25]
+	mi := &file_mon_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1772,7 +1869,7 @@ func (x *PoolSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolSet.ProtoReflect.Descriptor instead.
 func (*PoolSet) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{25}
+	return file_mon_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PoolSet) GetName() string {
@@ -1805,7 +1902,7 @@ type PoolRemove struct {
 
 func (x *PoolRemove) Reset() {
 	*x = PoolRemove{}
-	mi := &file_mon_proto_msgTypes[26]
+	mi := &file_mon_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +1914,7 @@ func (x *PoolRemove) String() string {
 func (*PoolRemove) ProtoMessage() {}
 
 func (x *PoolRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[26]
+	mi := &file_mon_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1830,7 +1927,7 @@ func (x *PoolRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolRemove.ProtoReflect.Descriptor instead.
 func (*PoolRemove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{26}
+	return file_mon_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *PoolRemove) GetName() string {
@@ -1850,7 +1947,7 @@ type SetCrushMap struct {
 
 func (x *SetCrushMap) Reset() {
 	*x = SetCrushMap{}
-	mi := &file_mon_proto_msgTypes[27]
+	mi := &file_mon_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +1959,7 @@ func (x *SetCrushMap) String() string {
 func (*SetCrushMap) ProtoMessage() {}
 
 func (x *SetCrushMap) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[27]
+	mi := &file_mon_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +1972,7 @@ func (x *SetCrushMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetCrushMap.ProtoReflect.Descriptor instead.
 func (*SetCrushMap) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{27}
+	return file_mon_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SetCrushMap) GetText() string {
@@ -1901,7 +1998,7 @@ type CommandReply struct {
 
 func (x *CommandReply) Reset() {
 	*x = CommandReply{}
-	mi := &file_mon_proto_msgTypes[28]
+	mi := &file_mon_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1913,7 +2010,7 @@ func (x *CommandReply) String() string {
 func (*CommandReply) ProtoMessage() {}
 
 func (x *CommandReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[28]
+	mi := &file_mon_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1926,7 +2023,7 @@ func (x *CommandReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandReply.ProtoReflect.Descriptor instead.
 func (*CommandReply) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{28}
+	return file_mon_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CommandReply) GetEpoch() uint64 {
@@ -1969,7 +2066,7 @@ type Movement struct {
 
 func (x *Movement) Reset() {
 	*x = Movement{}
-	mi := &file_mon_proto_msgTypes[29]
+	mi := &file_mon_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1981,7 +2078,7 @@ func (x *Movement) String() string {
 func (*Movement) ProtoMessage() {}
 
 func (x *Movement) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[29]
+	mi := &file_mon_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1994,7 +2091,7 @@ func (x *Movement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Movement.ProtoReflect.Descriptor instead.
 func (*Movement) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{29}
+	return file_mon_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Movement) GetPgs() uint32 {
@@ -2036,7 +2133,7 @@ type OSDMovement struct {
 
 func (x *OSDMovement) Reset() {
 	*x = OSDMovement{}
-	mi := &file_mon_proto_msgTypes[30]
+	mi := &file_mon_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2048,7 +2145,7 @@ func (x *OSDMovement) String() string {
 func (*OSDMovement) ProtoMessage() {}
 
 func (x *OSDMovement) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[30]
+	mi := &file_mon_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2061,7 +2158,7 @@ func (x *OSDMovement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDMovement.ProtoReflect.Descriptor instead.
 func (*OSDMovement) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{30}
+	return file_mon_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *OSDMovement) GetOsd() int32 {
@@ -2093,7 +2190,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_mon_proto_msgTypes[31]
+	mi := &file_mon_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2105,7 +2202,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[31]
+	mi := &file_mon_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2118,7 +2215,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{31}
+	return file_mon_proto_rawDescGZIP(), []int{33}
 }
 
 type StatusReply struct {
@@ -2136,7 +2233,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_mon_proto_msgTypes[32]
+	mi := &file_mon_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2148,7 +2245,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[32]
+	mi := &file_mon_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2161,7 +2258,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{32}
+	return file_mon_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StatusReply) GetFsid() string {
@@ -2220,7 +2317,7 @@ type MonInfo struct {
 
 func (x *MonInfo) Reset() {
 	*x = MonInfo{}
-	mi := &file_mon_proto_msgTypes[33]
+	mi := &file_mon_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2232,7 +2329,7 @@ func (x *MonInfo) String() string {
 func (*MonInfo) ProtoMessage() {}
 
 func (x *MonInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[33]
+	mi := &file_mon_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2245,7 +2342,7 @@ func (x *MonInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonInfo.ProtoReflect.Descriptor instead.
 func (*MonInfo) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{33}
+	return file_mon_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *MonInfo) GetName() string {
@@ -2292,7 +2389,7 @@ type HealthCheck struct {
 
 func (x *HealthCheck) Reset() {
 	*x = HealthCheck{}
-	mi := &file_mon_proto_msgTypes[34]
+	mi := &file_mon_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2304,7 +2401,7 @@ func (x *HealthCheck) String() string {
 func (*HealthCheck) ProtoMessage() {}
 
 func (x *HealthCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[34]
+	mi := &file_mon_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2317,7 +2414,7 @@ func (x *HealthCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
 func (*HealthCheck) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{34}
+	return file_mon_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *HealthCheck) GetCode() string {
@@ -2396,7 +2493,12 @@ const file_mon_proto_rawDesc = "" +
 	"\n" +
 	"failed_for\x18\x03 \x01(\rR\tfailedFor\x12\x16\n" +
 	"\x06failed\x18\x04 \x01(\bR\x06failed\"\x14\n" +
-	"\x12FailureReportReply\"\x9d\a\n" +
+	"\x12FailureReportReply\"8\n" +
+	"\x12OSDShutdownRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x12\n" +
+	"\x04uuid\x18\x02 \x01(\tR\x04uuid\"(\n" +
+	"\x10OSDShutdownReply\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"\x9d\a\n" +
 	"\x0eCommandRequest\x12\x17\n" +
 	"\adry_run\x18\x01 \x01(\bR\x06dryRun\x12\x10\n" +
 	"\x03yes\x18\x02 \x01(\bR\x03yes\x125\n" +
@@ -2527,14 +2629,15 @@ const file_mon_proto_rawDesc = "" +
 	"\bseverity\x18\x02 \x01(\tR\bseverity\x12\x18\n" +
 	"\asummary\x18\x03 \x01(\tR\asummary\x12\x16\n" +
 	"\x06detail\x18\x04 \x03(\tR\x06detail\x12\x12\n" +
-	"\x04hint\x18\x05 \x01(\tR\x04hint2\x8f\x04\n" +
+	"\x04hint\x18\x05 \x01(\tR\x04hint2\xda\x04\n" +
 	"\x03Mon\x12:\n" +
 	"\x06GetMap\x12\x18.loligo.v1.GetMapRequest\x1a\x16.loligo.v1.GetMapReply\x12@\n" +
 	"\tSubscribe\x12\x1b.loligo.v1.SubscribeRequest\x1a\x14.loligo.v1.MapUpdate0\x01\x12C\n" +
 	"\tOSDCreate\x12\x1b.loligo.v1.OSDCreateRequest\x1a\x19.loligo.v1.OSDCreateReply\x12=\n" +
 	"\aOSDBoot\x12\x19.loligo.v1.OSDBootRequest\x1a\x17.loligo.v1.OSDBootReply\x12:\n" +
 	"\x06Beacon\x12\x18.loligo.v1.BeaconRequest\x1a\x16.loligo.v1.BeaconReply\x12O\n" +
-	"\rFailureReport\x12\x1f.loligo.v1.FailureReportRequest\x1a\x1d.loligo.v1.FailureReportReply\x12=\n" +
+	"\rFailureReport\x12\x1f.loligo.v1.FailureReportRequest\x1a\x1d.loligo.v1.FailureReportReply\x12I\n" +
+	"\vOSDShutdown\x12\x1d.loligo.v1.OSDShutdownRequest\x1a\x1b.loligo.v1.OSDShutdownReply\x12=\n" +
 	"\aCommand\x12\x19.loligo.v1.CommandRequest\x1a\x17.loligo.v1.CommandReply\x12:\n" +
 	"\x06Status\x12\x18.loligo.v1.StatusRequest\x1a\x16.loligo.v1.StatusReplyB)Z'github.com/loligo/loligo/proto/loligopbb\x06proto3"
 
@@ -2551,7 +2654,7 @@ func file_mon_proto_rawDescGZIP() []byte {
 }
 
 var file_mon_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_mon_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_mon_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_mon_proto_goTypes = []any{
 	(OSDSetState_State)(0),       // 0: loligo.v1.OSDSetState.State
 	(*GetMapRequest)(nil),        // 1: loligo.v1.GetMapRequest
@@ -2566,82 +2669,86 @@ var file_mon_proto_goTypes = []any{
 	(*BeaconReply)(nil),          // 10: loligo.v1.BeaconReply
 	(*FailureReportRequest)(nil), // 11: loligo.v1.FailureReportRequest
 	(*FailureReportReply)(nil),   // 12: loligo.v1.FailureReportReply
-	(*CommandRequest)(nil),       // 13: loligo.v1.CommandRequest
-	(*OSDSetState)(nil),          // 14: loligo.v1.OSDSetState
-	(*OSDReweight)(nil),          // 15: loligo.v1.OSDReweight
-	(*OSDRemove)(nil),            // 16: loligo.v1.OSDRemove
-	(*CrushReweight)(nil),        // 17: loligo.v1.CrushReweight
-	(*CrushMove)(nil),            // 18: loligo.v1.CrushMove
-	(*CrushAddBucket)(nil),       // 19: loligo.v1.CrushAddBucket
-	(*FlagChange)(nil),           // 20: loligo.v1.FlagChange
-	(*RuleCreate)(nil),           // 21: loligo.v1.RuleCreate
-	(*RuleRemove)(nil),           // 22: loligo.v1.RuleRemove
-	(*ECProfileSet)(nil),         // 23: loligo.v1.ECProfileSet
-	(*ECProfileRemove)(nil),      // 24: loligo.v1.ECProfileRemove
-	(*PoolCreate)(nil),           // 25: loligo.v1.PoolCreate
-	(*PoolSet)(nil),              // 26: loligo.v1.PoolSet
-	(*PoolRemove)(nil),           // 27: loligo.v1.PoolRemove
-	(*SetCrushMap)(nil),          // 28: loligo.v1.SetCrushMap
-	(*CommandReply)(nil),         // 29: loligo.v1.CommandReply
-	(*Movement)(nil),             // 30: loligo.v1.Movement
-	(*OSDMovement)(nil),          // 31: loligo.v1.OSDMovement
-	(*StatusRequest)(nil),        // 32: loligo.v1.StatusRequest
-	(*StatusReply)(nil),          // 33: loligo.v1.StatusReply
-	(*MonInfo)(nil),              // 34: loligo.v1.MonInfo
-	(*HealthCheck)(nil),          // 35: loligo.v1.HealthCheck
-	nil,                          // 36: loligo.v1.CrushMove.LocationEntry
-	nil,                          // 37: loligo.v1.CrushAddBucket.LocationEntry
-	nil,                          // 38: loligo.v1.ECProfileSet.ParamsEntry
-	(*OSDMap)(nil),               // 39: loligo.v1.OSDMap
-	(*OSDMapIncremental)(nil),    // 40: loligo.v1.OSDMapIncremental
-	(PoolType)(0),                // 41: loligo.v1.PoolType
+	(*OSDShutdownRequest)(nil),   // 13: loligo.v1.OSDShutdownRequest
+	(*OSDShutdownReply)(nil),     // 14: loligo.v1.OSDShutdownReply
+	(*CommandRequest)(nil),       // 15: loligo.v1.CommandRequest
+	(*OSDSetState)(nil),          // 16: loligo.v1.OSDSetState
+	(*OSDReweight)(nil),          // 17: loligo.v1.OSDReweight
+	(*OSDRemove)(nil),            // 18: loligo.v1.OSDRemove
+	(*CrushReweight)(nil),        // 19: loligo.v1.CrushReweight
+	(*CrushMove)(nil),            // 20: loligo.v1.CrushMove
+	(*CrushAddBucket)(nil),       // 21: loligo.v1.CrushAddBucket
+	(*FlagChange)(nil),           // 22: loligo.v1.FlagChange
+	(*RuleCreate)(nil),           // 23: loligo.v1.RuleCreate
+	(*RuleRemove)(nil),           // 24: loligo.v1.RuleRemove
+	(*ECProfileSet)(nil),         // 25: loligo.v1.ECProfileSet
+	(*ECProfileRemove)(nil),      // 26: loligo.v1.ECProfileRemove
+	(*PoolCreate)(nil),           // 27: loligo.v1.PoolCreate
+	(*PoolSet)(nil),              // 28: loligo.v1.PoolSet
+	(*PoolRemove)(nil),           // 29: loligo.v1.PoolRemove
+	(*SetCrushMap)(nil),          // 30: loligo.v1.SetCrushMap
+	(*CommandReply)(nil),         // 31: loligo.v1.CommandReply
+	(*Movement)(nil),             // 32: loligo.v1.Movement
+	(*OSDMovement)(nil),          // 33: loligo.v1.OSDMovement
+	(*StatusRequest)(nil),        // 34: loligo.v1.StatusRequest
+	(*StatusReply)(nil),          // 35: loligo.v1.StatusReply
+	(*MonInfo)(nil),              // 36: loligo.v1.MonInfo
+	(*HealthCheck)(nil),          // 37: loligo.v1.HealthCheck
+	nil,                          // 38: loligo.v1.CrushMove.LocationEntry
+	nil,                          // 39: loligo.v1.CrushAddBucket.LocationEntry
+	nil,                          // 40: loligo.v1.ECProfileSet.ParamsEntry
+	(*OSDMap)(nil),               // 41: loligo.v1.OSDMap
+	(*OSDMapIncremental)(nil),    // 42: loligo.v1.OSDMapIncremental
+	(PoolType)(0),                // 43: loligo.v1.PoolType
 }
 var file_mon_proto_depIdxs = []int32{
-	39, // 0: loligo.v1.GetMapReply.map:type_name -> loligo.v1.OSDMap
-	39, // 1: loligo.v1.MapUpdate.full:type_name -> loligo.v1.OSDMap
-	40, // 2: loligo.v1.MapUpdate.incremental:type_name -> loligo.v1.OSDMapIncremental
-	14, // 3: loligo.v1.CommandRequest.osd_state:type_name -> loligo.v1.OSDSetState
-	15, // 4: loligo.v1.CommandRequest.osd_reweight:type_name -> loligo.v1.OSDReweight
-	16, // 5: loligo.v1.CommandRequest.osd_rm:type_name -> loligo.v1.OSDRemove
-	17, // 6: loligo.v1.CommandRequest.crush_reweight:type_name -> loligo.v1.CrushReweight
-	18, // 7: loligo.v1.CommandRequest.crush_move:type_name -> loligo.v1.CrushMove
-	19, // 8: loligo.v1.CommandRequest.crush_add_bucket:type_name -> loligo.v1.CrushAddBucket
-	20, // 9: loligo.v1.CommandRequest.flag:type_name -> loligo.v1.FlagChange
-	21, // 10: loligo.v1.CommandRequest.rule_create:type_name -> loligo.v1.RuleCreate
-	22, // 11: loligo.v1.CommandRequest.rule_rm:type_name -> loligo.v1.RuleRemove
-	23, // 12: loligo.v1.CommandRequest.ec_profile_set:type_name -> loligo.v1.ECProfileSet
-	24, // 13: loligo.v1.CommandRequest.ec_profile_rm:type_name -> loligo.v1.ECProfileRemove
-	25, // 14: loligo.v1.CommandRequest.pool_create:type_name -> loligo.v1.PoolCreate
-	26, // 15: loligo.v1.CommandRequest.pool_set:type_name -> loligo.v1.PoolSet
-	27, // 16: loligo.v1.CommandRequest.pool_rm:type_name -> loligo.v1.PoolRemove
-	28, // 17: loligo.v1.CommandRequest.set_crush_map:type_name -> loligo.v1.SetCrushMap
+	41, // 0: loligo.v1.GetMapReply.map:type_name -> loligo.v1.OSDMap
+	41, // 1: loligo.v1.MapUpdate.full:type_name -> loligo.v1.OSDMap
+	42, // 2: loligo.v1.MapUpdate.incremental:type_name -> loligo.v1.OSDMapIncremental
+	16, // 3: loligo.v1.CommandRequest.osd_state:type_name -> loligo.v1.OSDSetState
+	17, // 4: loligo.v1.CommandRequest.osd_reweight:type_name -> loligo.v1.OSDReweight
+	18, // 5: loligo.v1.CommandRequest.osd_rm:type_name -> loligo.v1.OSDRemove
+	19, // 6: loligo.v1.CommandRequest.crush_reweight:type_name -> loligo.v1.CrushReweight
+	20, // 7: loligo.v1.CommandRequest.crush_move:type_name -> loligo.v1.CrushMove
+	21, // 8: loligo.v1.CommandRequest.crush_add_bucket:type_name -> loligo.v1.CrushAddBucket
+	22, // 9: loligo.v1.CommandRequest.flag:type_name -> loligo.v1.FlagChange
+	23, // 10: loligo.v1.CommandRequest.rule_create:type_name -> loligo.v1.RuleCreate
+	24, // 11: loligo.v1.CommandRequest.rule_rm:type_name -> loligo.v1.RuleRemove
+	25, // 12: loligo.v1.CommandRequest.ec_profile_set:type_name -> loligo.v1.ECProfileSet
+	26, // 13: loligo.v1.CommandRequest.ec_profile_rm:type_name -> loligo.v1.ECProfileRemove
+	27, // 14: loligo.v1.CommandRequest.pool_create:type_name -> loligo.v1.PoolCreate
+	28, // 15: loligo.v1.CommandRequest.pool_set:type_name -> loligo.v1.PoolSet
+	29, // 16: loligo.v1.CommandRequest.pool_rm:type_name -> loligo.v1.PoolRemove
+	30, // 17: loligo.v1.CommandRequest.set_crush_map:type_name -> loligo.v1.SetCrushMap
 	0,  // 18: loligo.v1.OSDSetState.state:type_name -> loligo.v1.OSDSetState.State
-	36, // 19: loligo.v1.CrushMove.location:type_name -> loligo.v1.CrushMove.LocationEntry
-	37, // 20: loligo.v1.CrushAddBucket.location:type_name -> loligo.v1.CrushAddBucket.LocationEntry
-	38, // 21: loligo.v1.ECProfileSet.params:type_name -> loligo.v1.ECProfileSet.ParamsEntry
-	41, // 22: loligo.v1.PoolCreate.type:type_name -> loligo.v1.PoolType
-	30, // 23: loligo.v1.CommandReply.movement:type_name -> loligo.v1.Movement
-	31, // 24: loligo.v1.Movement.osds:type_name -> loligo.v1.OSDMovement
-	34, // 25: loligo.v1.StatusReply.mons:type_name -> loligo.v1.MonInfo
-	35, // 26: loligo.v1.StatusReply.checks:type_name -> loligo.v1.HealthCheck
+	38, // 19: loligo.v1.CrushMove.location:type_name -> loligo.v1.CrushMove.LocationEntry
+	39, // 20: loligo.v1.CrushAddBucket.location:type_name -> loligo.v1.CrushAddBucket.LocationEntry
+	40, // 21: loligo.v1.ECProfileSet.params:type_name -> loligo.v1.ECProfileSet.ParamsEntry
+	43, // 22: loligo.v1.PoolCreate.type:type_name -> loligo.v1.PoolType
+	32, // 23: loligo.v1.CommandReply.movement:type_name -> loligo.v1.Movement
+	33, // 24: loligo.v1.Movement.osds:type_name -> loligo.v1.OSDMovement
+	36, // 25: loligo.v1.StatusReply.mons:type_name -> loligo.v1.MonInfo
+	37, // 26: loligo.v1.StatusReply.checks:type_name -> loligo.v1.HealthCheck
 	1,  // 27: loligo.v1.Mon.GetMap:input_type -> loligo.v1.GetMapRequest
 	3,  // 28: loligo.v1.Mon.Subscribe:input_type -> loligo.v1.SubscribeRequest
 	5,  // 29: loligo.v1.Mon.OSDCreate:input_type -> loligo.v1.OSDCreateRequest
 	7,  // 30: loligo.v1.Mon.OSDBoot:input_type -> loligo.v1.OSDBootRequest
 	9,  // 31: loligo.v1.Mon.Beacon:input_type -> loligo.v1.BeaconRequest
 	11, // 32: loligo.v1.Mon.FailureReport:input_type -> loligo.v1.FailureReportRequest
-	13, // 33: loligo.v1.Mon.Command:input_type -> loligo.v1.CommandRequest
-	32, // 34: loligo.v1.Mon.Status:input_type -> loligo.v1.StatusRequest
-	2,  // 35: loligo.v1.Mon.GetMap:output_type -> loligo.v1.GetMapReply
-	4,  // 36: loligo.v1.Mon.Subscribe:output_type -> loligo.v1.MapUpdate
-	6,  // 37: loligo.v1.Mon.OSDCreate:output_type -> loligo.v1.OSDCreateReply
-	8,  // 38: loligo.v1.Mon.OSDBoot:output_type -> loligo.v1.OSDBootReply
-	10, // 39: loligo.v1.Mon.Beacon:output_type -> loligo.v1.BeaconReply
-	12, // 40: loligo.v1.Mon.FailureReport:output_type -> loligo.v1.FailureReportReply
-	29, // 41: loligo.v1.Mon.Command:output_type -> loligo.v1.CommandReply
-	33, // 42: loligo.v1.Mon.Status:output_type -> loligo.v1.StatusReply
-	35, // [35:43] is the sub-list for method output_type
-	27, // [27:35] is the sub-list for method input_type
+	13, // 33: loligo.v1.Mon.OSDShutdown:input_type -> loligo.v1.OSDShutdownRequest
+	15, // 34: loligo.v1.Mon.Command:input_type -> loligo.v1.CommandRequest
+	34, // 35: loligo.v1.Mon.Status:input_type -> loligo.v1.StatusRequest
+	2,  // 36: loligo.v1.Mon.GetMap:output_type -> loligo.v1.GetMapReply
+	4,  // 37: loligo.v1.Mon.Subscribe:output_type -> loligo.v1.MapUpdate
+	6,  // 38: loligo.v1.Mon.OSDCreate:output_type -> loligo.v1.OSDCreateReply
+	8,  // 39: loligo.v1.Mon.OSDBoot:output_type -> loligo.v1.OSDBootReply
+	10, // 40: loligo.v1.Mon.Beacon:output_type -> loligo.v1.BeaconReply
+	12, // 41: loligo.v1.Mon.FailureReport:output_type -> loligo.v1.FailureReportReply
+	14, // 42: loligo.v1.Mon.OSDShutdown:output_type -> loligo.v1.OSDShutdownReply
+	31, // 43: loligo.v1.Mon.Command:output_type -> loligo.v1.CommandReply
+	35, // 44: loligo.v1.Mon.Status:output_type -> loligo.v1.StatusReply
+	36, // [36:45] is the sub-list for method output_type
+	27, // [27:36] is the sub-list for method input_type
 	27, // [27:27] is the sub-list for extension type_name
 	27, // [27:27] is the sub-list for extension extendee
 	0,  // [0:27] is the sub-list for field type_name
@@ -2657,7 +2764,7 @@ func file_mon_proto_init() {
 		(*MapUpdate_Full)(nil),
 		(*MapUpdate_Incremental)(nil),
 	}
-	file_mon_proto_msgTypes[12].OneofWrappers = []any{
+	file_mon_proto_msgTypes[14].OneofWrappers = []any{
 		(*CommandRequest_OsdState)(nil),
 		(*CommandRequest_OsdReweight)(nil),
 		(*CommandRequest_OsdRm)(nil),
@@ -2680,7 +2787,7 @@ func file_mon_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mon_proto_rawDesc), len(file_mon_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   38,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

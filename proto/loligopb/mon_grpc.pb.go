@@ -29,6 +29,7 @@ const (
 	Mon_OSDBoot_FullMethodName       = "/loligo.v1.Mon/OSDBoot"
 	Mon_Beacon_FullMethodName        = "/loligo.v1.Mon/Beacon"
 	Mon_FailureReport_FullMethodName = "/loligo.v1.Mon/FailureReport"
+	Mon_OSDShutdown_FullMethodName   = "/loligo.v1.Mon/OSDShutdown"
 	Mon_Command_FullMethodName       = "/loligo.v1.Mon/Command"
 	Mon_Status_FullMethodName        = "/loligo.v1.Mon/Status"
 )
@@ -49,6 +50,9 @@ type MonClient interface {
 	OSDBoot(ctx context.Context, in *OSDBootRequest, opts ...grpc.CallOption) (*OSDBootReply, error)
 	Beacon(ctx context.Context, in *BeaconRequest, opts ...grpc.CallOption) (*BeaconReply, error)
 	FailureReport(ctx context.Context, in *FailureReportRequest, opts ...grpc.CallOption) (*FailureReportReply, error)
+	// OSDShutdown marks a cleanly stopping OSD down at once, so its peers
+	// need not wait for the failure detector (Ceph's mark-me-down).
+	OSDShutdown(ctx context.Context, in *OSDShutdownRequest, opts ...grpc.CallOption) (*OSDShutdownReply, error)
 	// Command changes the map (admin entities: client.admin, mon.*).
 	Command(ctx context.Context, in *CommandRequest, opts ...grpc.CallOption) (*CommandReply, error)
 	// Status reports the monitors, the leader and health.
@@ -132,6 +136,16 @@ func (c *monClient) FailureReport(ctx context.Context, in *FailureReportRequest,
 	return out, nil
 }
 
+func (c *monClient) OSDShutdown(ctx context.Context, in *OSDShutdownRequest, opts ...grpc.CallOption) (*OSDShutdownReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OSDShutdownReply)
+	err := c.cc.Invoke(ctx, Mon_OSDShutdown_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *monClient) Command(ctx context.Context, in *CommandRequest, opts ...grpc.CallOption) (*CommandReply, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CommandReply)
@@ -168,6 +182,9 @@ type MonServer interface {
 	OSDBoot(context.Context, *OSDBootRequest) (*OSDBootReply, error)
 	Beacon(context.Context, *BeaconRequest) (*BeaconReply, error)
 	FailureReport(context.Context, *FailureReportRequest) (*FailureReportReply, error)
+	// OSDShutdown marks a cleanly stopping OSD down at once, so its peers
+	// need not wait for the failure detector (Ceph's mark-me-down).
+	OSDShutdown(context.Context, *OSDShutdownRequest) (*OSDShutdownReply, error)
 	// Command changes the map (admin entities: client.admin, mon.*).
 	Command(context.Context, *CommandRequest) (*CommandReply, error)
 	// Status reports the monitors, the leader and health.
@@ -199,6 +216,9 @@ func (UnimplementedMonServer) Beacon(context.Context, *BeaconRequest) (*BeaconRe
 }
 func (UnimplementedMonServer) FailureReport(context.Context, *FailureReportRequest) (*FailureReportReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method FailureReport not implemented")
+}
+func (UnimplementedMonServer) OSDShutdown(context.Context, *OSDShutdownRequest) (*OSDShutdownReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method OSDShutdown not implemented")
 }
 func (UnimplementedMonServer) Command(context.Context, *CommandRequest) (*CommandReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Command not implemented")
@@ -328,6 +348,24 @@ func _Mon_FailureReport_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Mon_OSDShutdown_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OSDShutdownRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MonServer).OSDShutdown(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Mon_OSDShutdown_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MonServer).OSDShutdown(ctx, req.(*OSDShutdownRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Mon_Command_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CommandRequest)
 	if err := dec(in); err != nil {
@@ -390,6 +428,10 @@ var Mon_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FailureReport",
 			Handler:    _Mon_FailureReport_Handler,
+		},
+		{
+			MethodName: "OSDShutdown",
+			Handler:    _Mon_OSDShutdown_Handler,
 		},
 		{
 			MethodName: "Command",
