@@ -1,0 +1,274 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble"
+
+	pb "github.com/loligo/loligo/proto/loligopb"
+)
+
+// formatVersion is the version of the key layout (doc.go).
+const formatVersion = 1
+
+// ingestDir is the directory (inside Options.Dir) where sstables to ingest
+// are written.
+const ingestDir = "ingest-tmp"
+
+// Store is one OSD's object store. Its methods are safe for concurrent
+// use; see doc.go for what the caller must serialize.
+type Store struct {
+	opts    Options
+	log     *slog.Logger
+	db      *pebble.DB
+	dbOpts  *pebble.Options
+	corrupt atomic.Uint64
+	// failed holds the first fatal error (a failed commit or sync, or a
+	// Pebble fatal error); once set, every operation fails with ErrIO.
+	failed atomic.Pointer[error]
+	// ingestSeq names the sstable files written for ingestion.
+	ingestSeq atomic.Uint64
+	// direct is -1 once the file system refused O_DIRECT.
+	direct atomic.Int32
+
+	// closeMu is held shared by every operation and exclusively by Close.
+	closeMu sync.RWMutex
+	closed  bool
+
+	pgsMu sync.Mutex
+	pgs   map[PGID]*pgState // guarded by pgsMu
+
+	// hooks are for internal tests.
+	hooks struct {
+		// crashAfterIngest, when it returns true, makes a write stop right
+		// after its ingest, as a crash would.
+		crashAfterIngest func() bool
+	}
+}
+
+// pgState caches a PG's info and log length; mu serializes the batches
+// that change them.
+type pgState struct {
+	mu     sync.Mutex
+	loaded bool       // guarded by mu
+	info   *pb.PGInfo // guarded by mu
+	logLen int        // guarded by mu
+}
+
+// WriteStats are the bytes Pebble wrote to disk since Open, by kind.
+type WriteStats struct {
+	WAL        uint64 // write-ahead log
+	Flush      uint64 // memtable flushes
+	Compaction uint64 // compactions
+	Ingest     uint64 // ingested sstables (written by the store itself)
+	Total      uint64
+}
+
+// Open opens (creating if needed) the store in o.Dir.
+func Open(o Options) (*Store, error) {
+	o.ensureDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{opts: o, log: o.Logger, pgs: map[PGID]*pgState{}}
+	cache := pebble.NewCache(o.CacheSize)
+	defer cache.Unref()
+	s.dbOpts = s.pebbleOptions(cache)
+	db, err := pebble.Open(o.Dir, s.dbOpts)
+	if err != nil {
+		return nil, s.dbErr("open "+o.Dir, err)
+	}
+	s.db = db
+	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// pebbleOptions are the Pebble settings; each is chosen for an OSD whose
+// whole process should stay within about 200 MiB when idle.
+func (s *Store) pebbleOptions(cache *pebble.Cache) *pebble.Options {
+	o := &pebble.Options{
+		FS:    s.opts.FS,
+		Cache: cache,
+		// At most two memtables: one filling, one flushing.
+		MemTableSize:                uint64(s.opts.MemTableSize),
+		MemTableStopWritesThreshold: 2,
+		// L0: compact at 4 sublevels, stall only far later; L1 target 64 MiB.
+		L0CompactionThreshold:     4,
+		L0CompactionFileThreshold: 500,
+		L0StopWritesThreshold:     24,
+		LBaseMaxBytes:             64 << 20,
+		// Ingested objects are files of their own; keep many open.
+		MaxOpenFiles:             1000,
+		MaxConcurrentCompactions: func() int { return 2 },
+		// Virtual sstables allow ingest-time splitting (below).
+		FormatMajorVersion: pebble.FormatVirtualSSTables,
+		Logger:             pebbleLogger{s},
+		EventListener: &pebble.EventListener{
+			BackgroundError: func(err error) { s.log.Error("pebble background error", "err", err) },
+			DiskSlow: func(info pebble.DiskSlowInfo) {
+				s.log.Warn("disk slow", "path", info.Path, "op", info.OpType.String(), "duration", info.Duration)
+			},
+			WriteStallBegin: func(info pebble.WriteStallBeginInfo) { s.log.Warn("write stall", "reason", info.Reason) },
+			WriteStallEnd:   func() { s.log.Info("write stall ended") },
+		},
+	}
+	// An ingested object whose key range falls inside one existing file
+	// of a level splits that file (virtually) instead of landing in a
+	// higher level, so it is not rewritten by a compaction later.
+	o.Experimental.IngestSplit = func() bool { return true }
+	o.Levels = make([]pebble.LevelOptions, 1)
+	o.Levels[0].TargetFileSize = 4 << 20 // doubling per level
+	o.EnsureDefaults()
+	return o
+}
+
+// pebbleLogger routes Pebble's messages to the store's logger. A fatal
+// message from Pebble fails the store instead of exiting the process.
+type pebbleLogger struct{ s *Store }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.s.log.Info("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := "pebble: " + fmt.Sprintf(format, args...)
+	l.s.log.Error(msg)
+	l.s.fail(errors.New(msg))
+}
+
+// fail puts the store in the failed state (the first cause sticks).
+func (s *Store) fail(err error) {
+	if s.failed.CompareAndSwap(nil, &err) {
+		s.log.Error("store failed; reopen it", "err", err)
+	}
+}
+
+// failedErr is non-nil when the store has failed.
+func (s *Store) failedErr() error {
+	if p := s.failed.Load(); p != nil {
+		return fmt.Errorf("store failed earlier (%v): %w", *p, ErrIO)
+	}
+	return nil
+}
+
+// enter starts an operation; exit must follow when it returns nil.
+func (s *Store) enter() error {
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
+	if err := s.failedErr(); err != nil {
+		s.closeMu.RUnlock()
+		return err
+	}
+	return nil
+}
+
+func (s *Store) exit() { s.closeMu.RUnlock() }
+
+// Close waits for running operations and closes the database.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.closed = true
+	if err := s.db.Close(); err != nil {
+		return s.dbErr("close", err)
+	}
+	return nil
+}
+
+// init checks or writes the format key, clears leftovers of interrupted
+// ingests and recovers from a crash between ingest and commit.
+func (s *Store) init() error {
+	v, closer, err := s.db.Get(formatKey())
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		it, err := s.db.NewIter(nil)
+		if err != nil {
+			return s.dbErr("open", err)
+		}
+		empty := !it.First()
+		ierr := it.Close()
+		if ierr != nil {
+			return s.dbErr("open", ierr)
+		}
+		if !empty {
+			return fmt.Errorf("%s holds a database without the store's format key: %w", s.opts.Dir, ErrInvalid)
+		}
+		val := binary.BigEndian.AppendUint32(nil, formatVersion)
+		val = binary.BigEndian.AppendUint32(val, uint32(s.opts.ChunkSize))
+		if err := s.db.Set(formatKey(), val, pebble.Sync); err != nil {
+			return s.dbErr("write format", err)
+		}
+	case err != nil:
+		return s.dbErr("read format", err)
+	default:
+		val := append([]byte(nil), v...)
+		_ = closer.Close()
+		if len(val) != 8 || binary.BigEndian.Uint32(val) != formatVersion {
+			return fmt.Errorf("%s: unsupported store format %x: %w", s.opts.Dir, val, ErrInvalid)
+		}
+		if cs := int(binary.BigEndian.Uint32(val[4:])); cs != s.opts.ChunkSize {
+			return fmt.Errorf("%s: the store's chunk size is %d, not %d: %w", s.opts.Dir, cs, s.opts.ChunkSize, ErrInvalid)
+		}
+	}
+	if err := s.clearIngestDir(); err != nil {
+		return err
+	}
+	return s.recoverPending()
+}
+
+// CorruptionCount is the number of checksum mismatches and corruption
+// errors found since Open.
+func (s *Store) CorruptionCount() uint64 { return s.corrupt.Load() }
+
+// DiskUsage is the number of bytes Pebble holds on disk.
+func (s *Store) DiskUsage() uint64 {
+	if s.enter() != nil {
+		return 0
+	}
+	defer s.exit()
+	return s.db.Metrics().DiskSpaceUsage()
+}
+
+// WriteStats returns the bytes Pebble wrote to disk since Open, so the
+// OSD can report write amplification (disk bytes / bytes acknowledged).
+func (s *Store) WriteStats() WriteStats {
+	if s.enter() != nil {
+		return WriteStats{}
+	}
+	defer s.exit()
+	m := s.db.Metrics()
+	w := WriteStats{WAL: m.WAL.BytesWritten}
+	for _, l := range m.Levels {
+		w.Flush += l.BytesFlushed
+		w.Compaction += l.BytesCompacted
+		w.Ingest += l.BytesIngested
+	}
+	w.Total = w.WAL + w.Flush + w.Compaction + w.Ingest
+	return w
+}
+
+// pgState returns the (cached) state of pg.
+func (s *Store) pgState(pg PGID) *pgState {
+	s.pgsMu.Lock()
+	defer s.pgsMu.Unlock()
+	st := s.pgs[pg]
+	if st == nil {
+		st = &pgState{}
+		s.pgs[pg] = st
+	}
+	return st
+}
