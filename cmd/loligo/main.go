@@ -22,7 +22,9 @@ import (
 const usage = `usage: loligo <command> [flags]
 
 commands:
+  up      start a whole cluster in this process (loligo up --dir DIR [--osds 3])
   mon     run a monitor (loligo mon --dir DIR [--bootstrap] ...)
+  osd     run an OSD (loligo osd --data DIR [--create --ca-dir MON_DIR] ...)
   cert    issue a certificate from the cluster CA (loligo cert --dir BOOTSTRAP_DIR --name ENTITY --out DIR)
 
 run "loligo COMMAND -h" for the command's flags.
@@ -43,8 +45,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	var err error
 	switch args[0] {
+	case "up":
+		err = upCmd(ctx, args[1:], os.Stdout, stderr)
 	case "mon":
 		err = monCmd(ctx, args[1:], stderr)
+	case "osd":
+		err = osdCmd(ctx, args[1:], stderr)
 	case "cert":
 		err = certCmd(args[1:], stderr)
 	case "help", "-h", "--help":

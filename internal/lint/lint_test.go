@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"internal/config":      {},
 	"internal/pki":         {},
 	"internal/transport":   {"internal/pki"},
-	"internal/testcluster": {"mon", "internal/*", "clustermap", "proto/loligopb"},
+	"internal/testcluster": {"mon", "osd", "osd/*", "internal/*", "clustermap", "proto/loligopb"},
 	"mon":                  {"clustermap", "crush", "proto/loligopb", "internal/*"},
 	"osd":                  {"osd/*", "clustermap", "proto/loligopb", "internal/*"},
 	"osd/pg":               {"clustermap", "proto/loligopb"},

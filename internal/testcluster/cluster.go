@@ -17,6 +17,7 @@ import (
 	"github.com/loligo/loligo/internal/pki"
 	"github.com/loligo/loligo/internal/transport"
 	"github.com/loligo/loligo/mon"
+	"github.com/loligo/loligo/osd"
 	pb "github.com/loligo/loligo/proto/loligopb"
 )
 
@@ -30,6 +31,16 @@ type Options struct {
 	IncWindow       uint64
 	ConfirmPercent  int
 	Limits          mon.Limits
+	// OSDs is the number of OSDs Start creates; Pool, when set, is a
+	// replicated pool it creates with PGNum PGs (default 16) and size
+	// min(3, OSDs).
+	OSDs  int
+	Pool  string
+	PGNum uint32
+	// OSD settings (zero: the OSD's defaults); OSD, when set, may change
+	// OSD i's config before it first starts.
+	HeartbeatInterval, HeartbeatGrace, BeaconInterval, PeerTimeout time.Duration
+	OSD                                                            func(i int, cfg *osd.Config)
 	// Logger receives the daemons' logs (default: discard; set
 	// LOLIGO_TEST_LOG=1 to log to stderr).
 	Logger *slog.Logger
@@ -44,6 +55,8 @@ type Cluster struct {
 	ConfPath string
 	Conf     *config.Config
 	Mons     []*Mon
+	OSDs     []*OSD
+	opt      Options
 }
 
 // Mon is one monitor of a test cluster.

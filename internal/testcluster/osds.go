@@ -1,0 +1,233 @@
+package testcluster
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/loligo/loligo/clustermap"
+	"github.com/loligo/loligo/mon"
+	"github.com/loligo/loligo/osd"
+	"github.com/loligo/loligo/osd/store"
+	pb "github.com/loligo/loligo/proto/loligopb"
+)
+
+// OSD is one OSD of a test cluster.
+type OSD struct {
+	Index  int
+	Dir    string
+	Config osd.Config
+	O      *osd.OSD // nil while stopped
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Running reports whether the OSD runs.
+func (o *OSD) Running() bool { return o.O != nil }
+
+// Start starts a monitor and opt.OSDs OSDs (each on its own host bucket,
+// its own Pebble directory and loopback port), creates opt.Pool when it
+// is set, and waits until every PG of it is active.
+func Start(t testing.TB, opt Options) *Cluster {
+	t.Helper()
+	c := StartMons(t, 1, opt)
+	c.opt = opt
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin := c.Client("client.admin", 0)
+	for i := range opt.OSDs {
+		dir := filepath.Join(filepath.Dir(c.Dir), fmt.Sprintf("osd.%d", i))
+		id, err := osd.Create(ctx, admin, dir, c.Conf.FSID, fmt.Sprintf("host%d", i), 0)
+		if err != nil {
+			t.Fatalf("creating osd %d: %v", i, err)
+		}
+		entity := fmt.Sprintf("osd.%d", id.ID)
+		cert, key, err := mon.IssueCert(c.Dir, entity, []string{"127.0.0.1"}, filepath.Join(dir, "keys"), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := osd.Config{
+			ID: id.ID, UUID: id.UUID, FSID: c.Conf.FSID, DataDir: dir,
+			CAFile: c.Conf.CA, CertFile: cert, KeyFile: key, MonHosts: c.MonHosts(),
+			HeartbeatInterval: opt.HeartbeatInterval, HeartbeatGrace: opt.HeartbeatGrace,
+			BeaconInterval: opt.BeaconInterval, PeerTimeout: opt.PeerTimeout,
+			Logger: c.Mons[0].Config.Logger.With("osd", id.ID),
+		}
+		if opt.OSD != nil {
+			opt.OSD(i, &cfg)
+		}
+		c.OSDs = append(c.OSDs, &OSD{Index: i, Dir: dir, Config: cfg})
+	}
+	t.Cleanup(c.StopOSDs)
+	for i := range c.OSDs {
+		c.StartOSD(i)
+	}
+	if opt.Pool != "" {
+		pgs := opt.PGNum
+		if pgs == 0 {
+			pgs = 16
+		}
+		size := uint32(min(3, opt.OSDs))
+		if _, err := admin.Command(ctx, &pb.CommandRequest{Yes: true, Cmd: &pb.CommandRequest_PoolCreate{PoolCreate: &pb.PoolCreate{
+			Name: opt.Pool, PgNum: pgs, Type: pb.PoolType_POOL_TYPE_REPLICATED, Size: size}}}); err != nil {
+			t.Fatalf("creating pool %s: %v", opt.Pool, err)
+		}
+		c.WaitActive(time.Minute)
+	}
+	return c
+}
+
+// StartOSD starts OSD i (again) on its data directory and waits until it
+// is up in the map.
+func (c *Cluster) StartOSD(i int) {
+	c.t.Helper()
+	od := c.OSDs[i]
+	if od.O != nil {
+		return
+	}
+	od.Config.MonHosts = c.MonHosts()
+	o, err := osd.New(od.Config)
+	if err != nil {
+		c.t.Fatalf("osd.%d: %v", od.Config.ID, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	od.O, od.cancel, od.done = o, cancel, make(chan error, 1)
+	go func() { od.done <- o.Run(ctx) }()
+	select {
+	case <-o.Booted():
+	case err := <-od.done:
+		od.O = nil
+		c.t.Fatalf("osd.%d stopped while booting: %v", od.Config.ID, err)
+	case <-time.After(time.Minute):
+		c.t.Fatalf("osd.%d did not boot within a minute", od.Config.ID)
+	}
+}
+
+// StopOSD stops OSD i cleanly (it marks itself down) and waits for it.
+func (c *Cluster) StopOSD(i int) {
+	od := c.OSDs[i]
+	if od.O == nil {
+		return
+	}
+	od.cancel()
+	select {
+	case err := <-od.done:
+		if err != nil {
+			c.t.Logf("osd.%d stopped: %v", od.Config.ID, err)
+		}
+	case <-time.After(time.Minute):
+		c.t.Errorf("osd.%d did not stop within a minute", od.Config.ID)
+	}
+	od.O = nil
+}
+
+// StopOSDs stops every OSD, then checks each one's store for
+// inconsistencies.
+func (c *Cluster) StopOSDs() {
+	for i := range c.OSDs {
+		c.StopOSD(i)
+	}
+	for _, od := range c.OSDs {
+		so := od.Config.Store
+		so.Dir = filepath.Join(od.Dir, "store")
+		so.ChecksumKey = osd.ChecksumKey(c.Conf.FSID)
+		st, err := store.Open(so)
+		if err != nil {
+			c.t.Errorf("osd.%d: reopening the store for a check: %v", od.Config.ID, err)
+			continue
+		}
+		rep, err := st.Check()
+		if err != nil {
+			c.t.Errorf("osd.%d: check: %v", od.Config.ID, err)
+		} else {
+			for _, p := range rep.Problems {
+				c.t.Errorf("osd.%d: store inconsistency: pg %s object %q: %s", od.Config.ID, p.PG, p.OID, p.What)
+			}
+		}
+		st.Close()
+	}
+}
+
+// OSDByID returns the test OSD with map id.
+func (c *Cluster) OSDByID(id int32) *OSD {
+	for _, od := range c.OSDs {
+		if od.Config.ID == id {
+			return od
+		}
+	}
+	return nil
+}
+
+// WaitActive waits until the running OSDs hold the monitors' newest map
+// (as of the call) and every PG of every replicated pool in it is active
+// on its primary.
+func (c *Cluster) WaitActive(timeout time.Duration) *clustermap.Map {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	leader := max(c.Leader(timeout), 0)
+	rep, err := c.Client("client.admin", leader).GetMap(ctx, &pb.GetMapRequest{})
+	if err != nil {
+		c.t.Fatalf("the monitor's map: %v", err)
+	}
+	for {
+		m, ok := c.allActive()
+		if ok && m.Epoch < rep.GetMap().GetEpoch() {
+			ok = false
+		}
+		if ok {
+			return m
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("PGs not active after %v", timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (c *Cluster) allActive() (*clustermap.Map, bool) {
+	var newest *clustermap.Map
+	for _, od := range c.OSDs {
+		if od.O == nil {
+			continue
+		}
+		if m := od.O.Map(); m != nil && (newest == nil || m.Epoch > newest.Epoch) {
+			newest = m
+		}
+	}
+	if newest == nil {
+		return nil, false
+	}
+	for _, od := range c.OSDs {
+		if od.O != nil && (od.O.Map() == nil || od.O.Map().Epoch < newest.Epoch) {
+			return nil, false
+		}
+	}
+	for _, pid := range newest.PoolIDs() {
+		p, _ := newest.Pool(pid)
+		if p.Type != clustermap.PoolReplicated {
+			continue
+		}
+		for ps := range p.PGNum {
+			pl, err := newest.Place(clustermap.PGID{Pool: pid, Seed: ps})
+			if err != nil || pl.ActingPrimary < 0 {
+				return nil, false
+			}
+			od := c.OSDByID(pl.ActingPrimary)
+			if od == nil || od.O == nil {
+				return nil, false
+			}
+			if od.O.PGStates()[store.PGID{Pool: pid, PS: ps}] != "active" {
+				return nil, false
+			}
+			if len(slices.DeleteFunc(slices.Clone(pl.Acting), func(id int32) bool { return id < 0 })) < int(p.MinSize) {
+				return nil, false
+			}
+		}
+	}
+	return newest, true
+}

@@ -1,0 +1,77 @@
+package osd
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/loligo/loligo/internal/clock"
+	"github.com/loligo/loligo/osd/store"
+)
+
+// Config configures one OSD. Zero values take the defaults named.
+type Config struct {
+	// ID and UUID name the OSD; the monitor created them (OSDCreate).
+	ID   int32
+	UUID string
+	// FSID is the cluster's id; it keys the data checksums.
+	FSID string
+	// DataDir holds the OSD's store (DataDir/store) and identity files.
+	DataDir string
+	// Addr is the address to listen on (default 127.0.0.1:0); the OSD
+	// boots with the address it actually listens on.
+	Addr string
+	// TLS: the cluster CA and the OSD's own certificate (entity osd.ID).
+	CAFile, CertFile, KeyFile string
+	// MonHosts are the monitors' addresses.
+	MonHosts []string
+	// Store tunes the object store; Dir, ChecksumKey and Logger are set
+	// by the OSD.
+	Store store.Options
+	// HeartbeatInterval is how often peers are pinged (default 1s);
+	// HeartbeatGrace how long a peer may stay silent before it is
+	// reported failed (default 20s, as Ceph's osd_heartbeat_grace).
+	HeartbeatInterval time.Duration
+	HeartbeatGrace    time.Duration
+	// BeaconInterval is how often the OSD tells the monitor it lives
+	// (default 5s; the monitor's grace is 20s).
+	BeaconInterval time.Duration
+	// PeerTimeout bounds each call to a peer (default 10s).
+	PeerTimeout time.Duration
+	// MonTimeout bounds each call to a monitor (default 10s).
+	MonTimeout time.Duration
+	// SyncRetry is the pause before a failed catch-up is retried
+	// (default 500ms).
+	SyncRetry time.Duration
+	Clock     clock.Clock
+	Logger    *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:0"
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = time.Second
+	}
+	if c.HeartbeatGrace == 0 {
+		c.HeartbeatGrace = 20 * time.Second
+	}
+	if c.BeaconInterval == 0 {
+		c.BeaconInterval = 5 * time.Second
+	}
+	if c.PeerTimeout == 0 {
+		c.PeerTimeout = 10 * time.Second
+	}
+	if c.MonTimeout == 0 {
+		c.MonTimeout = 10 * time.Second
+	}
+	if c.SyncRetry == 0 {
+		c.SyncRetry = 500 * time.Millisecond
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}

@@ -1,0 +1,194 @@
+package osd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/loligo/loligo/clustermap"
+	pb "github.com/loligo/loligo/proto/loligopb"
+)
+
+// retryable reports whether another monitor or a later try may succeed.
+func retryable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted:
+		return true
+	}
+	return false
+}
+
+// monCall runs f against the monitors, moving on after failures another
+// monitor may not have; each try is bounded by MonTimeout.
+func monCall[T any](ctx context.Context, o *OSD, f func(context.Context, pb.MonClient) (T, error)) (T, error) {
+	var zero T
+	var last error
+	for try := 0; try < 2*len(o.mons); try++ {
+		i := int(o.monCur.Load()) % len(o.mons)
+		actx, cancel := context.WithTimeout(ctx, o.cfg.MonTimeout)
+		v, err := f(actx, o.mons[i].cl)
+		cancel()
+		if err == nil {
+			return v, nil
+		}
+		last = err
+		if !retryable(err) || ctx.Err() != nil {
+			break
+		}
+		o.monCur.CompareAndSwap(int32(i), int32((i+1)%len(o.mons)))
+	}
+	return zero, last
+}
+
+// Map returns the newest map the OSD holds (nil before the first).
+func (o *OSD) Map() *clustermap.Map {
+	o.mapMu.Lock()
+	defer o.mapMu.Unlock()
+	return o.curMap
+}
+
+// waitMap waits until the OSD holds epoch or newer; it returns the map
+// it holds when ctx ends.
+func (o *OSD) waitMap(ctx context.Context, epoch uint64) *clustermap.Map {
+	for {
+		o.mapMu.Lock()
+		m, wake := o.curMap, o.mapWake
+		o.mapMu.Unlock()
+		if m != nil && m.Epoch >= epoch {
+			return m
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return m
+		}
+	}
+}
+
+// subscribeLoop keeps a map subscription open to some monitor and applies
+// every epoch it brings.
+func (o *OSD) subscribeLoop(ctx context.Context) {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := o.subscribeOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		o.log.Debug("map subscription ended; resubscribing", "err", err)
+		i := o.monCur.Load()
+		o.monCur.CompareAndSwap(i, (i+1)%int32(len(o.mons)))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (o *OSD) subscribeOnce(ctx context.Context) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var from uint64
+	if m := o.Map(); m != nil {
+		from = m.Epoch
+	}
+	mc := o.mons[int(o.monCur.Load())%len(o.mons)]
+	stream, err := mc.cl.Subscribe(sctx, &pb.SubscribeRequest{FromEpoch: from})
+	if err != nil {
+		return err
+	}
+	for {
+		up, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		cur := o.Map()
+		var next *clustermap.Map
+		switch u := up.GetUpdate().(type) {
+		case *pb.MapUpdate_Full:
+			if cur != nil && u.Full.GetEpoch() <= cur.Epoch {
+				continue
+			}
+			if next, err = clustermap.FromProto(u.Full); err != nil {
+				return fmt.Errorf("a full map from %s does not validate: %w", mc.addr, err)
+			}
+		case *pb.MapUpdate_Incremental:
+			if cur == nil || u.Incremental.GetEpoch() <= cur.Epoch {
+				continue
+			}
+			if next, err = clustermap.Apply(cur, u.Incremental); err != nil {
+				if errors.Is(err, clustermap.ErrEpoch) {
+					return err // resubscribe from our epoch
+				}
+				return fmt.Errorf("an incremental from %s does not apply: %w", mc.addr, err)
+			}
+		default:
+			continue
+		}
+		o.setMap(next)
+	}
+}
+
+// setMap installs a newer map and brings every PG to it.
+func (o *OSD) setMap(m *clustermap.Map) {
+	o.mapMu.Lock()
+	if o.curMap != nil && m.Epoch <= o.curMap.Epoch {
+		o.mapMu.Unlock()
+		return
+	}
+	o.curMap = m
+	close(o.mapWake)
+	o.mapWake = make(chan struct{})
+	o.mapMu.Unlock()
+	if st, ok := m.OSDs[o.cfg.ID]; ok && st.Up && st.Addr == o.Addr() {
+		select {
+		case <-o.booted:
+		default:
+			close(o.booted)
+		}
+	}
+	o.advancePGs(m)
+}
+
+// beaconLoop tells the monitor the OSD lives and which epoch it holds;
+// when the monitor has a newer epoch than the subscription delivered, the
+// subscription is restarted.
+func (o *OSD) beaconLoop(ctx context.Context) {
+	t := o.cfg.Clock.NewTicker(o.cfg.BeaconInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+		var epoch uint64
+		if m := o.Map(); m != nil {
+			epoch = m.Epoch
+		}
+		rep, err := monCall(ctx, o, func(ctx context.Context, c pb.MonClient) (*pb.BeaconReply, error) {
+			return c.Beacon(ctx, &pb.BeaconRequest{Id: o.cfg.ID, Epoch: epoch})
+		})
+		if err != nil {
+			o.log.Debug("beacon failed", "err", err)
+			continue
+		}
+		if m := o.Map(); m != nil {
+			if st, ok := m.OSDs[o.cfg.ID]; ok && !st.Up && rep.GetEpoch() <= m.Epoch {
+				// Marked down while alive (a partition, a slow beacon):
+				// boot again, as Ceph's OSDs do.
+				o.log.Warn("the map says this OSD is down; booting again", "epoch", m.Epoch)
+				if _, err := monCall(ctx, o, func(ctx context.Context, c pb.MonClient) (*pb.OSDBootReply, error) {
+					return c.OSDBoot(ctx, &pb.OSDBootRequest{Id: o.cfg.ID, Uuid: o.cfg.UUID, Addr: o.Addr()})
+				}); err != nil {
+					o.log.Warn("re-boot failed", "err", err)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,329 @@
+package osd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/loligo/loligo/clustermap"
+	"github.com/loligo/loligo/internal/transport"
+	"github.com/loligo/loligo/osd/store"
+	pb "github.com/loligo/loligo/proto/loligopb"
+)
+
+// service implements the OSD's gRPC service.
+type service struct {
+	pb.UnimplementedOSDServer
+	o *OSD
+}
+
+// Limits on a request that the store does not check itself.
+const (
+	maxSteps = 64
+	// activeWait is how long an op waits for its PG to become active
+	// before the client is told to retry (and re-check its map).
+	activeWait = 3 * time.Second
+)
+
+// isWrite reports whether a step changes the object.
+func isWrite(c pb.OpCode) bool {
+	switch c {
+	case pb.OpCode_OP_CREATE, pb.OpCode_OP_WRITE, pb.OpCode_OP_WRITE_FULL, pb.OpCode_OP_APPEND,
+		pb.OpCode_OP_TRUNCATE, pb.OpCode_OP_ZERO, pb.OpCode_OP_REMOVE, pb.OpCode_OP_SETXATTR,
+		pb.OpCode_OP_RMXATTR, pb.OpCode_OP_OMAP_SET, pb.OpCode_OP_OMAP_RM_KEYS, pb.OpCode_OP_OMAP_CLEAR:
+		return true
+	}
+	return false
+}
+
+// resultOf maps a store error to an op result.
+func resultOf(err error) pb.Result {
+	switch {
+	case err == nil:
+		return pb.Result_OK
+	case errors.Is(err, store.ErrNotFound):
+		return pb.Result_NOT_FOUND
+	case errors.Is(err, store.ErrExists):
+		return pb.Result_EXISTS
+	case errors.Is(err, store.ErrNoData):
+		return pb.Result_NO_DATA
+	case errors.Is(err, store.ErrCanceled):
+		return pb.Result_CANCELED
+	case errors.Is(err, store.ErrVersion):
+		return pb.Result_VERSION_MISMATCH
+	case errors.Is(err, store.ErrInvalid):
+		return pb.Result_INVALID
+	case errors.Is(err, store.ErrTooBig):
+		return pb.Result_TOO_BIG
+	case errors.Is(err, store.ErrCorrupt):
+		return pb.Result_CORRUPT
+	}
+	return pb.Result_IO_ERROR
+}
+
+func failReply(err error) *pb.OpReply {
+	r := &pb.OpReply{Result: resultOf(err), Message: err.Error(), FailedStep: -1}
+	var se *store.StepError
+	if errors.As(err, &se) {
+		r.FailedStep = int32(se.Index)
+	}
+	return r
+}
+
+func retryReply(epoch uint64, format string, args ...any) *pb.OpReply {
+	return &pb.OpReply{Result: pb.Result_RETRY, RetryEpoch: epoch, Message: fmt.Sprintf(format, args...), FailedStep: -1}
+}
+
+func invalidReply(format string, args ...any) *pb.OpReply {
+	return &pb.OpReply{Result: pb.Result_INVALID, Message: fmt.Sprintf(format, args...), FailedStep: -1}
+}
+
+// primaryPG finds the PG a client request is for and checks that this
+// OSD is its primary in a map at least as new as the client's. The
+// returned reply, when not nil, tells the client to retry or why not.
+func (o *OSD) primaryPG(ctx context.Context, epoch uint64, pool int64, ps uint32, oid string) (*pg, *clustermap.Map, *pb.OpReply) {
+	wctx, cancel := context.WithTimeout(ctx, activeWait)
+	m := o.waitMap(wctx, epoch)
+	cancel()
+	if m == nil || m.Epoch < epoch {
+		var have uint64
+		if m != nil {
+			have = m.Epoch
+		}
+		return nil, m, retryReply(epoch, "osd.%d has map epoch %d, older than the client's %d; retry", o.cfg.ID, have, epoch)
+	}
+	p, err := m.Pool(pool)
+	if err != nil {
+		return nil, m, &pb.OpReply{Result: pb.Result_NOT_FOUND, Message: fmt.Sprintf("pool %d does not exist in epoch %d", pool, m.Epoch), FailedStep: -1}
+	}
+	if p.Type != clustermap.PoolReplicated {
+		return nil, m, invalidReply("pool %s is erasure-coded; erasure-coded pools do not serve objects yet", p.Name)
+	}
+	if oid != "" {
+		want, err := m.ObjectPG(pool, oid, "")
+		if err != nil {
+			return nil, m, invalidReply("object %q: %v", oid, err)
+		}
+		if want.Seed != ps {
+			return nil, m, retryReply(m.Epoch, "object %q is in pg %d.%x in epoch %d, not %d.%x", oid, pool, want.Seed, m.Epoch, pool, ps)
+		}
+	} else if ps >= p.PGNum {
+		return nil, m, invalidReply("pool %s has %d PGs; there is no PG %x", p.Name, p.PGNum, ps)
+	}
+	pg := o.getPG(store.PGID{Pool: pool, PS: ps}, false)
+	if pg == nil {
+		return nil, m, retryReply(m.Epoch, "osd.%d does not serve pg %d.%x in epoch %d", o.cfg.ID, pool, ps, m.Epoch)
+	}
+	return pg, m, nil
+}
+
+// waitActive waits (briefly) until the PG is active with this OSD as
+// its primary.
+func (p *pg) waitActive(ctx context.Context, m *clustermap.Map) *pb.OpReply {
+	deadline := time.NewTimer(activeWait)
+	defer deadline.Stop()
+	for {
+		p.mu.Lock()
+		st, ch, prim := p.state, p.stateCh, p.primary
+		p.mu.Unlock()
+		switch {
+		case st == stateActive:
+			return nil
+		case prim != p.o.cfg.ID || st == stateStray || st == stateReplica:
+			return retryReply(m.Epoch, "osd.%d is not the primary of pg %s in epoch %d (osd.%d is)", p.o.cfg.ID, p.id, m.Epoch, prim)
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			if st == stateInactive {
+				return retryReply(m.Epoch+1, "pg %s has fewer acting OSDs than the pool's min_size; it takes no ops until OSDs return", p.id)
+			}
+			return retryReply(m.Epoch, "pg %s is catching up its members; retry", p.id)
+		case <-ctx.Done():
+			return retryReply(m.Epoch, "pg %s is not active: %v", p.id, ctx.Err())
+		}
+	}
+}
+
+func (s *service) Op(ctx context.Context, req *pb.OpRequest) (*pb.OpReply, error) {
+	return s.o.op(ctx, req), nil
+}
+
+func (o *OSD) op(ctx context.Context, req *pb.OpRequest) *pb.OpReply {
+	if len(req.GetSteps()) == 0 || len(req.GetSteps()) > maxSteps {
+		return invalidReply("an op has 1 to %d steps, not %d", maxSteps, len(req.GetSteps()))
+	}
+	if req.GetOid() == "" {
+		return invalidReply("no object name")
+	}
+	write := false
+	for _, st := range req.GetSteps() {
+		write = write || isWrite(st.GetCode())
+	}
+	if write && req.GetReqid().GetClient() == "" {
+		return invalidReply("a write needs a request id")
+	}
+	p, m, rep := o.primaryPG(ctx, req.GetEpoch(), req.GetPool(), req.GetPs(), req.GetOid())
+	if rep != nil {
+		return rep
+	}
+	if rep := p.waitActive(ctx, m); rep != nil {
+		return rep
+	}
+	unlock := p.lockObject(req.GetOid())
+	defer unlock()
+	if !write {
+		return o.read(ctx, p, req)
+	}
+	return o.write(ctx, p, req)
+}
+
+// read runs a read-only op on the primary's copy; a chunk that fails its
+// checksum is fetched from another member, repaired here, and the read
+// runs again.
+func (o *OSD) read(ctx context.Context, p *pg, req *pb.OpRequest) *pb.OpReply {
+	_, results, err := o.store.Prepare(p.id, req.GetOid(), req.GetSteps(), nil, o.cfg.Clock.Now())
+	if errors.Is(err, store.ErrCorrupt) {
+		if rerr := o.repairObject(ctx, p, req.GetOid()); rerr != nil {
+			return failReply(fmt.Errorf("%w; repair from another copy failed: %v", err, rerr))
+		}
+		_, results, err = o.store.Prepare(p.id, req.GetOid(), req.GetSteps(), nil, o.cfg.Clock.Now())
+	}
+	if err != nil {
+		return failReply(err)
+	}
+	rep := &pb.OpReply{Steps: results, FailedStep: -1}
+	for _, r := range results {
+		if r.GetVersion() != 0 {
+			rep.Version = r.GetVersion()
+		}
+	}
+	return rep
+}
+
+// write orders a write, applies it here and on every other acting member
+// in parallel, and answers once all have it durably.
+func (o *OSD) write(ctx context.Context, p *pg, req *pb.OpRequest) *pb.OpReply {
+	key := reqKey{req.GetReqid().GetClient(), req.GetReqid().GetTid()}
+	p.mu.Lock()
+	if err := p.load(); err != nil {
+		p.mu.Unlock()
+		return failReply(err)
+	}
+	if e, ok := p.reqs[key]; ok {
+		// A resend of a write that was applied: every member has it (the
+		// PG is active, so it was acknowledged or caught up since).
+		p.mu.Unlock()
+		return &pb.OpReply{Version: e.GetObjectVersion(), FailedStep: -1}
+	}
+	if p.state != stateActive || p.primary != o.cfg.ID {
+		p.mu.Unlock()
+		return retryReply(p.epoch, "pg %s changed while the op waited; retry", p.id)
+	}
+	p.lastV++
+	ev := &pb.Eversion{Epoch: p.epoch, Version: p.lastV}
+	v := view{p.interval, p.epoch, p.acting, p.primary, p.state, p.gen}
+	p.inflight++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.endWrite()
+		p.mu.Unlock()
+	}()
+
+	now := o.cfg.Clock.Now()
+	txn, results, err := o.store.Prepare(p.id, req.GetOid(), req.GetSteps(), ev, now)
+	if errors.Is(err, store.ErrCorrupt) {
+		if rerr := o.repairObject(ctx, p, req.GetOid()); rerr != nil {
+			return failReply(fmt.Errorf("%w; repair from another copy failed: %v", err, rerr))
+		}
+		txn, results, err = o.store.Prepare(p.id, req.GetOid(), req.GetSteps(), ev, now)
+	}
+	if err != nil {
+		return failReply(err)
+	}
+	objVersion := ev.GetVersion()
+	if txn.GetRemove() && txn.GetMeta() == nil {
+		objVersion = 0
+	}
+	entry := &pb.LogEntry{Version: ev, Reqid: req.GetReqid(), Oid: req.GetOid(), ObjectVersion: objVersion}
+	if err := o.replicate(ctx, p, v, txn, entry); err != nil {
+		return retryReply(v.epoch, "pg %s: %v; the write will be completed or rolled forward before the PG serves again, retry", p.id, err)
+	}
+	return &pb.OpReply{Steps: results, Version: objVersion, FailedStep: -1}
+}
+
+// replicate applies txn locally and on every other member of the
+// interval. On any failure the PG goes back to syncing, so members are
+// brought in step before anything else is served.
+func (o *OSD) replicate(ctx context.Context, p *pg, v view, txn *pb.Txn, entry *pb.LogEntry) error {
+	// A client that gives up must not cut a replication short: that
+	// would leave members out of step for no reason. The peer timeout
+	// bounds it instead.
+	ctx = context.WithoutCancel(ctx)
+	m := o.Map()
+	var wg sync.WaitGroup
+	errs := make([]error, len(v.acting))
+	for i, id := range v.acting {
+		if id == o.cfg.ID {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = o.repOp(ctx, m, id, p, v, txn, entry)
+		}()
+	}
+	localErr := o.store.Apply(p.id, txn, entry)
+	if localErr == nil {
+		p.mu.Lock()
+		p.remember(entry)
+		p.mu.Unlock()
+	}
+	wg.Wait()
+	if localErr != nil {
+		p.resync()
+		return fmt.Errorf("applying locally: %w", localErr)
+	}
+	for i, err := range errs {
+		if err != nil {
+			o.log.Warn("replication failed; resyncing the PG", "pg", p.id.String(), "peer", v.acting[i], "err", err)
+			p.resync()
+			return fmt.Errorf("replicating to osd.%d: %w", v.acting[i], err)
+		}
+	}
+	return nil
+}
+
+func (o *OSD) repOp(ctx context.Context, m *clustermap.Map, id int32, p *pg, v view, txn *pb.Txn, entry *pb.LogEntry) error {
+	cl, err := o.peerOf(m, id)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, o.cfg.PeerTimeout)
+	defer cancel()
+	rep, err := cl.RepOp(cctx, &pb.RepOpRequest{Pool: p.id.Pool, Ps: p.id.PS, Interval: v.interval, Epoch: v.epoch, Txn: txn, Entry: entry})
+	if err != nil {
+		return err
+	}
+	if rep.GetResult() != pb.Result_OK {
+		return fmt.Errorf("%s: %s", rep.GetResult(), rep.GetMessage())
+	}
+	return nil
+}
+
+// callerOSD returns the OSD id of the calling entity, or an error when
+// the caller is not an OSD.
+func callerOSD(ctx context.Context) (int32, error) {
+	e, err := transport.Entity(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var id int32
+	if _, err := fmt.Sscanf(e, "osd.%d", &id); err != nil || fmt.Sprintf("osd.%d", id) != e {
+		return 0, fmt.Errorf("%s may not make peer calls (only osd.N)", e)
+	}
+	return id, nil
+}

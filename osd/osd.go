@@ -1,0 +1,284 @@
+package osd
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/loligo/loligo/clustermap"
+	"github.com/loligo/loligo/internal/pki"
+	"github.com/loligo/loligo/internal/transport"
+	"github.com/loligo/loligo/osd/store"
+	pb "github.com/loligo/loligo/proto/loligopb"
+)
+
+// Sentinel errors.
+var (
+	ErrConfig      = errors.New("osd: bad configuration")
+	ErrUnavailable = errors.New("osd: unavailable")
+)
+
+// OSD is one object storage daemon.
+type OSD struct {
+	cfg   Config
+	log   *slog.Logger
+	store *store.Store
+
+	lis     net.Listener
+	srv     *grpc.Server
+	peerTLS *tls.Config
+	mons    []*monConn
+	monCur  atomic.Int32
+
+	// The newest map, and a channel closed when a newer one arrives.
+	mapMu   sync.Mutex
+	curMap  *clustermap.Map
+	mapWake chan struct{}
+	booted  chan struct{} // closed once the map shows this OSD up at its address
+
+	pgMu sync.Mutex
+	pgs  map[store.PGID]*pg
+
+	peerMu sync.Mutex
+	peers  map[string]*peerConn // by address
+
+	hb heartbeats
+
+	ctx    context.Context // canceled at shutdown; background work uses it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the OSD starts
+}
+
+type monConn struct {
+	addr string
+	cc   *grpc.ClientConn
+	cl   pb.MonClient
+}
+
+type peerConn struct {
+	addr string
+	cc   *grpc.ClientConn
+	cl   pb.OSDClient
+}
+
+// ChecksumKey derives the per-cluster HighwayHash key from the fsid:
+// every OSD of a cluster computes the same key, so checksums travel with
+// the data between OSDs. It is an integrity check, not a secret.
+func ChecksumKey(fsid string) [32]byte {
+	return sha256.Sum256([]byte("loligo chunk checksum key\x00" + fsid))
+}
+
+// New opens the OSD's store and listens; Run boots it.
+func New(cfg Config) (*OSD, error) {
+	cfg.setDefaults()
+	if cfg.DataDir == "" || cfg.FSID == "" || cfg.UUID == "" || len(cfg.MonHosts) == 0 {
+		return nil, fmt.Errorf("%w: an OSD needs a data directory, the fsid, its uuid and the monitors", ErrConfig)
+	}
+	srvTLS, err := pki.ServerConfig(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	cliTLS, err := pki.ClientConfig(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	so := cfg.Store
+	so.Dir = filepath.Join(cfg.DataDir, "store")
+	so.ChecksumKey = ChecksumKey(cfg.FSID)
+	so.Logger = cfg.Logger.With("osd", cfg.ID, "part", "store")
+	st, err := store.Open(so)
+	if err != nil {
+		return nil, fmt.Errorf("osd.%d: opening the store in %s: %w", cfg.ID, so.Dir, err)
+	}
+	lis, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("%w: osd.%d: listen on %s: %v", ErrConfig, cfg.ID, cfg.Addr, err)
+	}
+	o := &OSD{
+		cfg: cfg, log: cfg.Logger.With("osd", cfg.ID), store: st, lis: lis, peerTLS: cliTLS,
+		mapWake: make(chan struct{}), booted: make(chan struct{}),
+		pgs: map[store.PGID]*pg{}, peers: map[string]*peerConn{},
+	}
+	o.hb.init()
+	for _, h := range cfg.MonHosts {
+		cc, err := transport.Dial(h, cliTLS)
+		if err != nil {
+			o.closeConns()
+			lis.Close()
+			st.Close()
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		o.mons = append(o.mons, &monConn{addr: h, cc: cc, cl: pb.NewMonClient(cc)})
+	}
+	o.srv = transport.NewServer(srvTLS)
+	pb.RegisterOSDServer(o.srv, &service{o: o})
+	return o, nil
+}
+
+// Addr is the address the OSD serves on.
+func (o *OSD) Addr() string { return o.lis.Addr().String() }
+
+// ID is the OSD's id.
+func (o *OSD) ID() int32 { return o.cfg.ID }
+
+// Store is the OSD's object store (for tests and tools in-process).
+func (o *OSD) Store() *store.Store { return o.store }
+
+// Booted is closed once the OSD is up in the map at its address.
+func (o *OSD) Booted() <-chan struct{} { return o.booted }
+
+// Run serves until ctx is done, then marks the OSD down, stops, and
+// closes the store. It returns nil after a clean stop.
+func (o *OSD) Run(ctx context.Context) error {
+	o.ctx, o.cancel = context.WithCancel(context.Background())
+	serveErr := make(chan error, 1)
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		serveErr <- o.srv.Serve(o.lis)
+	}()
+	o.goBackground(o.subscribeLoop)
+	if err := o.boot(ctx); err != nil {
+		o.shutdown(false)
+		return err
+	}
+	o.goBackground(o.beaconLoop)
+	o.goBackground(o.heartbeatLoop)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("osd.%d: serving: %w", o.cfg.ID, err)
+	}
+	o.shutdown(true)
+	return err
+}
+
+func (o *OSD) goBackground(f func(ctx context.Context)) {
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		f(o.ctx)
+	}()
+}
+
+// shutdown tells the monitor (when booted), stops serving, waits for
+// every goroutine and closes the store.
+func (o *OSD) shutdown(markDown bool) {
+	if markDown {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := monCall(ctx, o, func(ctx context.Context, c pb.MonClient) (*pb.OSDShutdownReply, error) {
+			return c.OSDShutdown(ctx, &pb.OSDShutdownRequest{Id: o.cfg.ID, Uuid: o.cfg.UUID})
+		})
+		cancel()
+		if err != nil {
+			o.log.Warn("could not tell the monitor this OSD stops; peers will notice", "err", err)
+		}
+	}
+	o.cancel()
+	stopped := make(chan struct{})
+	go func() { o.srv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		o.srv.Stop()
+		<-stopped
+	}
+	o.wg.Wait()
+	o.closeConns()
+	if err := o.store.Close(); err != nil {
+		o.log.Error("closing the store", "err", err)
+	}
+}
+
+func (o *OSD) closeConns() {
+	for _, m := range o.mons {
+		m.cc.Close()
+	}
+	o.peerMu.Lock()
+	for _, p := range o.peers {
+		p.cc.Close()
+	}
+	o.peers = map[string]*peerConn{}
+	o.peerMu.Unlock()
+}
+
+// boot tells the monitor the OSD is up at its address and waits until a
+// map says so.
+func (o *OSD) boot(ctx context.Context) error {
+	for {
+		rep, err := monCall(ctx, o, func(ctx context.Context, c pb.MonClient) (*pb.OSDBootReply, error) {
+			return c.OSDBoot(ctx, &pb.OSDBootRequest{Id: o.cfg.ID, Uuid: o.cfg.UUID, Addr: o.Addr()})
+		})
+		if err == nil {
+			o.log.Info("booted", "epoch", rep.GetEpoch(), "addr", o.Addr())
+			break
+		}
+		if !retryable(err) {
+			return fmt.Errorf("osd.%d: boot: %w", o.cfg.ID, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("osd.%d: boot: %w", o.cfg.ID, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+	select {
+	case <-o.booted:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("osd.%d: waiting for a map that shows it up: %w", o.cfg.ID, ctx.Err())
+	}
+}
+
+// peer returns a client for the OSD at addr.
+func (o *OSD) peer(addr string) (pb.OSDClient, error) {
+	o.peerMu.Lock()
+	defer o.peerMu.Unlock()
+	if p, ok := o.peers[addr]; ok {
+		return p.cl, nil
+	}
+	cc, err := transport.Dial(addr, o.peerTLS)
+	if err != nil {
+		return nil, err
+	}
+	p := &peerConn{addr: addr, cc: cc, cl: pb.NewOSDClient(cc)}
+	o.peers[addr] = p
+	return p.cl, nil
+}
+
+// peerOf returns a client for OSD id as the map m places it.
+func (o *OSD) peerOf(m *clustermap.Map, id int32) (pb.OSDClient, error) {
+	st, ok := m.OSDs[id]
+	if !ok || !st.Up || st.Addr == "" {
+		return nil, fmt.Errorf("%w: osd.%d is not up in epoch %d", ErrUnavailable, id, m.Epoch)
+	}
+	return o.peer(st.Addr)
+}
+
+// PGStates reports the state of every PG this OSD knows (active,
+// syncing, inactive, replica, stray), for status and tests.
+func (o *OSD) PGStates() map[store.PGID]string {
+	o.pgMu.Lock()
+	pgs := make([]*pg, 0, len(o.pgs))
+	for _, p := range o.pgs {
+		pgs = append(pgs, p)
+	}
+	o.pgMu.Unlock()
+	out := make(map[store.PGID]string, len(pgs))
+	for _, p := range pgs {
+		out[p.id] = p.view().state.String()
+	}
+	return out
+}
