@@ -36,6 +36,9 @@ var (
 type Error struct {
 	Kind error
 	Msg  string
+	// Step is the index of the step of a compound operation that
+	// failed; -1 when the failure is not a step's.
+	Step int
 }
 
 func (e *Error) Error() string { return e.Msg }
@@ -51,8 +54,15 @@ type Options struct {
 	// MonHosts, when set, replace the config's mon_host.
 	MonHosts []string
 	// Timeout bounds each call that has no earlier deadline (default
-	// 30s); failed monitors are retried within it.
+	// 30s); failed monitors and OSDs are retried within it.
 	Timeout time.Duration
+	// OpTimeout bounds one attempt of an object operation on one OSD
+	// (default 10s); an OSD that does not answer in time is tried again
+	// (or its successor, once the map changes).
+	OpTimeout time.Duration
+
+	// dialOptions are added to the OSD connections' (tests).
+	dialOptions []grpc.DialOption
 }
 
 // Conn is a connection to a cluster's monitors. It is safe for
@@ -65,6 +75,8 @@ type Conn struct {
 	mu   sync.Mutex
 	mons []*monConn
 	cur  int // the monitor tried first
+
+	objecter
 }
 
 type monConn struct {
@@ -78,7 +90,7 @@ type monConn struct {
 func Connect(ctx context.Context, opts Options) (*Conn, error) {
 	conf, err := config.Load(opts.ConfPath)
 	if err != nil {
-		return nil, &Error{ErrConfig, err.Error()}
+		return nil, &Error{Kind: ErrConfig, Msg: err.Error(), Step: -1}
 	}
 	entity := opts.Entity
 	if entity == "" {
@@ -86,31 +98,32 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 	}
 	keys, err := conf.Keys(entity)
 	if err != nil {
-		return nil, &Error{ErrConfig, fmt.Sprintf("%v (the config %s has no certificate for %s)", err, opts.ConfPath, entity)}
+		return nil, &Error{Kind: ErrConfig, Msg: fmt.Sprintf("%v (the config %s has no certificate for %s)", err, opts.ConfPath, entity), Step: -1}
 	}
 	if conf.CA == "" {
-		return nil, &Error{ErrConfig, fmt.Sprintf("the config %s names no ca", opts.ConfPath)}
+		return nil, &Error{Kind: ErrConfig, Msg: fmt.Sprintf("the config %s names no ca", opts.ConfPath), Step: -1}
 	}
 	tlsConf, err := pki.ClientConfig(keys.Cert, keys.Key, conf.CA)
 	if err != nil {
-		return nil, &Error{ErrConfig, err.Error()}
+		return nil, &Error{Kind: ErrConfig, Msg: err.Error(), Step: -1}
 	}
 	hosts := conf.MonHosts
 	if len(opts.MonHosts) > 0 {
 		hosts = opts.MonHosts
 	}
 	if len(hosts) == 0 {
-		return nil, &Error{ErrConfig, "no monitor addresses: set mon_host in the config or pass --mon HOST:PORT"}
+		return nil, &Error{Kind: ErrConfig, Msg: "no monitor addresses: set mon_host in the config or pass --mon HOST:PORT", Step: -1}
 	}
 	c := &Conn{conf: conf, entity: entity, timeout: opts.Timeout}
-	if c.timeout == 0 {
+	if c.timeout <= 0 {
 		c.timeout = 30 * time.Second
 	}
+	c.initObjecter(opts, tlsConf)
 	for _, h := range hosts {
 		cc, err := transport.Dial(h, tlsConf)
 		if err != nil {
 			c.Close()
-			return nil, &Error{ErrConfig, err.Error()}
+			return nil, &Error{Kind: ErrConfig, Msg: err.Error(), Step: -1}
 		}
 		c.mons = append(c.mons, &monConn{addr: h, cc: cc, cl: pb.NewMonClient(cc)})
 	}
@@ -122,8 +135,11 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 	return c, nil
 }
 
-// Close closes the connections.
+// Close stops following the map and closes the connections to the
+// monitors and OSDs. Calls in flight fail; later calls fail with
+// ErrUnavailable.
 func (c *Conn) Close() error {
+	c.closeObjecter()
 	for _, m := range c.mons {
 		m.cc.Close()
 	}
@@ -230,7 +246,7 @@ func convert(err error) error {
 		// the connection after the handshake, which looks like this.
 		msg += " (the monitor closed the connection: if it persists, check that the config's certificate was issued by this cluster's CA)"
 	}
-	return &Error{Kind: kind, Msg: msg}
+	return &Error{Kind: kind, Msg: msg, Step: -1}
 }
 
 // Map returns the newest cluster map.
@@ -246,7 +262,7 @@ func (c *Conn) MapAt(ctx context.Context, epoch uint64) (*clustermap.Map, error)
 	}
 	m, err := clustermap.FromProto(rep.GetMap())
 	if err != nil {
-		return nil, &Error{ErrInvalid, fmt.Sprintf("the monitor sent a map that does not validate: %v", err)}
+		return nil, &Error{Kind: ErrInvalid, Msg: fmt.Sprintf("the monitor sent a map that does not validate: %v", err), Step: -1}
 	}
 	return m, nil
 }
