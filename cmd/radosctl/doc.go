@@ -14,7 +14,11 @@
 // out/in/down/rm, reweight, set/unset, crush reweight/move/add-bucket,
 // crush rule ls/dump/create-replicated/create-erasure/rm, getcrushmap,
 // setcrushmap, erasure-code-profile set/get/ls/rm; pool create/ls/get/
-// set/rm. radosctl help lists them with their arguments. Every command
+// set/rm; and, on objects, as the rados tool: put, get, rm, ls, stat,
+// set/get/list/rmxattr, set/getomapval, listomapkeys/vals, rmomapkey,
+// df and bench (write, seq, rand). put stores an input larger than
+// --max-object-size through the striper, and get and rm find striped
+// objects too. radosctl help lists them with their arguments. Every command
 // that changes the map takes --dry-run (report the change and the PG
 // movement, change nothing) and --yes (allow a change that moves more
 // than the monitor's threshold of PGs); flags may come anywhere after the

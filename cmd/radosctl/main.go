@@ -23,6 +23,7 @@ var errUsage = errors.New("usage")
 
 // env is what a command needs from its invocation.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	json           bool
 
@@ -71,7 +72,7 @@ global flags (before the command):
   --conf FILE        cluster config (default $LOLIGO_CONF)
   --mon HOST:PORT    monitor(s) to use instead of the config's mon_host (comma-separated)
   --name ENTITY      who to connect as (default client.admin)
-  --timeout D        give up after D (default 30s)
+  --timeout D        give up after D (default 30s; put, get and bench: each call)
 
 cluster:
   status                                   health, monitors, OSD and pool counts
@@ -111,6 +112,35 @@ pools:
   pool rm NAME [NAME] --yes-i-really-mean-it
                                            delete a pool and all its objects
 
+objects:
+  put POOL OBJ FILE|- [--max-object-size SIZE] [--object-size SIZE]
+                                           store a file (-: standard input) as an object; one
+                                           larger than --max-object-size (default 128M) is
+                                           striped over objects of --object-size (default 4M)
+  get POOL OBJ FILE|-                      fetch an object, plain or striped, into FILE (-: stdout)
+  rm POOL OBJ...                           remove objects, plain or striped
+  ls POOL                                  the pool's objects
+  stat POOL OBJ                            an object's modification time, size and version
+  setxattr POOL OBJ NAME VALUE             set an extended attribute
+  getxattr POOL OBJ NAME                   print an extended attribute's value as it is
+  listxattr POOL OBJ                       the names of an object's extended attributes
+  rmxattr POOL OBJ NAME
+  setomapval POOL OBJ KEY VALUE            set a key of an object's omap
+  getomapval POOL OBJ KEY                  print an omap value (hex dump; -o json: text)
+  listomapkeys POOL OBJ                    an object's omap keys
+  listomapvals POOL OBJ                    an object's omap keys and values
+  rmomapkey POOL OBJ KEY
+  df                                       space used by each pool and OSD
+
+bench:
+  bench POOL SECONDS write|seq|rand [-b SIZE] [-t N] [--no-cleanup] [--run-name NAME]
+                                           as rados bench: write for SECONDS keeping N (16)
+                                           writes of SIZE (4M) in flight, then remove the
+                                           objects unless --no-cleanup; seq and rand read
+                                           what the last write run left and check it
+
+SIZE is bytes, or with K, M or G (binary): 4096, 64K, 4M.
+
 CRUSH maps offline:
   crush compile MAP.txt                    check a CRUSH map and print its canonical text
   crush test --map MAP.txt ...             map inputs through a rule, as crushtool --test
@@ -128,6 +158,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // runEnv is run with the environment given, for tests.
 func runEnv(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	return runStdin(args, os.Stdin, stdout, stderr, getenv)
+}
+
+// runStdin is runEnv reading standard input (put FILE -) from stdin.
+func runStdin(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("radosctl", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	format := fs.String("o", "plain", "output format: plain or json")
@@ -139,7 +174,7 @@ func runEnv(args []string, stdout, stderr io.Writer, getenv func(string) string)
 		fmt.Fprintf(stderr, "radosctl: %v\n%s", err, usage)
 		return 2
 	}
-	e := &env{stdout: stdout, stderr: stderr, confPath: *confPath, entity: *entity, timeout: *timeout, getenv: getenv}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, confPath: *confPath, entity: *entity, timeout: *timeout, getenv: getenv}
 	if *mons != "" {
 		e.monHosts = strings.Split(*mons, ",")
 	}
@@ -175,6 +210,38 @@ func runEnv(args []string, stdout, stderr io.Writer, getenv func(string) string)
 		err = osdCmd(e, rest[1:])
 	case "pool":
 		err = poolCmd(e, rest[1:])
+	case "put":
+		err = putCmd(e, rest[1:])
+	case "get":
+		err = getCmd(e, rest[1:])
+	case "rm":
+		err = rmCmd(e, rest[1:])
+	case "ls":
+		err = lsCmd(e, rest[1:])
+	case "stat":
+		err = statCmd(e, rest[1:])
+	case "setxattr":
+		err = setxattrCmd(e, rest[1:])
+	case "getxattr":
+		err = getxattrCmd(e, rest[1:])
+	case "listxattr":
+		err = listxattrCmd(e, rest[1:])
+	case "rmxattr":
+		err = rmxattrCmd(e, rest[1:])
+	case "setomapval":
+		err = setomapvalCmd(e, rest[1:])
+	case "getomapval":
+		err = getomapvalCmd(e, rest[1:])
+	case "listomapkeys":
+		err = listomapkeysCmd(e, rest[1:])
+	case "listomapvals":
+		err = listomapvalsCmd(e, rest[1:])
+	case "rmomapkey":
+		err = rmomapkeyCmd(e, rest[1:])
+	case "df":
+		err = dfCmd(e, rest[1:])
+	case "bench":
+		err = benchCmd(e, rest[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
