@@ -6,7 +6,7 @@ PROTOC    ?= protoc
 # plugins are pinned as tools in go.mod and built from the module cache.
 PROTO_SRC := $(wildcard proto/*.proto)
 
-.PHONY: all build test lint bench proto proto-check fuzz clean
+.PHONY: all build up test lint bench proto proto-check fuzz clean
 
 all: build
 
@@ -14,6 +14,14 @@ build:
 	$(GO) build ./...
 	$(GO) build -o $(BIN)/radosctl ./cmd/radosctl
 	$(GO) build -o $(BIN)/loligo ./cmd/loligo
+
+# up is the README's first command: a whole cluster (one monitor on an
+# embedded etcd, 3 OSDs, a pool "data") in one process, in ./loligo-data.
+# Ctrl-C stops it; running it again resumes with the data.
+UP_DIR  ?= $(CURDIR)/loligo-data
+UP_OSDS ?= 3
+up: build
+	$(BIN)/loligo up --dir $(UP_DIR) --osds $(UP_OSDS)
 
 # test is the README's test command: lint, then every test with the race
 # detector.
