@@ -365,7 +365,7 @@ func (s *Store) batchTxn(b *pebble.Batch, pg PGID, p *plan, replace bool) error 
 		if top > 0 {
 			deleteGens(b, pg, oid, 0, top, m.GetGen(), p.ingest)
 		}
-		if old != nil || replace || t.GetReplace() {
+		if old.GetOmap() || replace || t.GetReplace() {
 			_ = b.DeleteRange(omapAll, prefixEnd(omapAll), nil)
 		}
 		if m == nil {
@@ -381,7 +381,7 @@ func (s *Store) batchTxn(b *pebble.Batch, pg PGID, p *plan, replace bool) error 
 		if t.GetDropChunks() && newChunked {
 			_ = b.DeleteRange(dataKey(pg, oid, m.GetGen(), t.GetDropChunksFrom()), genEnd(pg, oid, m.GetGen()), nil)
 		}
-		if t.GetOmapClear() {
+		if t.GetOmapClear() && old.GetOmap() {
 			_ = b.DeleteRange(omapAll, prefixEnd(omapAll), nil)
 		}
 		for _, k := range t.GetOmapRm() {
@@ -408,6 +408,11 @@ func (s *Store) batchTxn(b *pebble.Batch, pg PGID, p *plan, replace bool) error 
 	_ = b.Set(metaKey(pg, oid), v, nil)
 	return nil
 }
+
+// trimStep is how far past LogEntries a PG's log grows before it is
+// trimmed back: finding the oldest entries takes an iterator, which a
+// write should not pay for every time.
+func (s *Store) trimStep() int { return max(1, s.opts.LogEntries/16) }
 
 // batchLogEntry adds a log entry, trimming the log to LogEntries; it
 // returns the new log length.
@@ -440,7 +445,7 @@ func (s *Store) batchLogEntry(b *pebble.Batch, pg PGID, info *pb.PGInfo, logLen 
 		info.LogTail = &pb.Eversion{Epoch: ev.GetEpoch(), Version: ev.GetVersion()}
 	}
 	excess := logLen - s.opts.LogEntries
-	if excess <= 0 {
+	if excess < s.trimStep() {
 		return logLen, nil
 	}
 	// The oldest excess+1 entries: those on disk from the tail, merged

@@ -211,6 +211,10 @@ func (s *Store) checkPG(snap pebble.Reader, pg PGID, r *Report) error {
 			}
 			lastLog = k.ver
 		case kindOmap:
+			if objs[k.oid] != nil && !objs[k.oid].meta.GetOmap() && !absentOmap[k.oid] {
+				absentOmap[k.oid] = true
+				problem(k.oid, "omap entries of an object whose metadata says it has none")
+			}
 			if objs[k.oid] == nil && !absentOmap[k.oid] {
 				absentOmap[k.oid] = true
 				problem(k.oid, "omap entries of an absent object")

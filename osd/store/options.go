@@ -67,7 +67,8 @@ type Options struct {
 	// entries; MaxOmapEntries (default 10000) bounds the entries one step
 	// sets, removes, compares or returns.
 	MaxOmapKey, MaxOmapValue, MaxOmapEntries int
-	// LogEntries is the number of PG log entries kept per PG (default
+	// LogEntries is the number of PG log entries kept per PG, at least (the
+	// log is trimmed once it holds LogEntries/16 more; default
 	// 3000); older ones are trimmed in the batch that adds new ones.
 	LogEntries int
 	// CacheSize is Pebble's block cache (default 32 MiB); MemTableSize its

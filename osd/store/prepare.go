@@ -671,6 +671,7 @@ func (o *op) finish(v *pb.Eversion) (*pb.Txn, error) {
 		Version: &pb.Eversion{Epoch: v.GetEpoch(), Version: v.GetVersion()},
 		MtimeNs: o.mtime,
 		Xattrs:  o.xattrs,
+		Omap:    len(o.omapSet) > 0 || (!o.omapClear && !o.removed && o.disk.GetOmap()),
 	}
 	txn.Meta = m
 	diskChunked := o.disk != nil && !o.disk.GetInlined()

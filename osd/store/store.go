@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
 
 	pb "github.com/loligo/loligo/proto/loligopb"
 )
@@ -124,8 +125,16 @@ func (s *Store) pebbleOptions(cache *pebble.Cache) *pebble.Options {
 	// of a level splits that file (virtually) instead of landing in a
 	// higher level, so it is not rewritten by a compaction later.
 	o.Experimental.IngestSplit = func() bool { return true }
-	o.Levels = make([]pebble.LevelOptions, 1)
-	o.Levels[0].TargetFileSize = 4 << 20 // doubling per level
+	// Bloom filters (10 bits per key, 1% false positives): a write looks
+	// up the object's metadata first, and for a new object that key is in
+	// no file; without filters every L0 file and one file per level is
+	// searched (this was 65% of the OSD's CPU in 4 KiB writes).
+	o.Levels = make([]pebble.LevelOptions, 7)
+	for i := range o.Levels {
+		o.Levels[i].TargetFileSize = 4 << 20 << i
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		o.Levels[i].FilterType = pebble.TableFilter
+	}
 	o.EnsureDefaults()
 	return o
 }

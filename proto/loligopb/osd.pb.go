@@ -1131,9 +1131,13 @@ type ObjectMeta struct {
 	// Data of small objects, kept inline (then no chunks exist).
 	Inline []byte `protobuf:"bytes,5,opt,name=inline,proto3" json:"inline,omitempty"`
 	// HighwayHash-64 of inline.
-	InlineSum     uint64            `protobuf:"fixed64,6,opt,name=inline_sum,json=inlineSum,proto3" json:"inline_sum,omitempty"`
-	Inlined       bool              `protobuf:"varint,7,opt,name=inlined,proto3" json:"inlined,omitempty"`
-	Xattrs        map[string][]byte `protobuf:"bytes,8,rep,name=xattrs,proto3" json:"xattrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	InlineSum uint64            `protobuf:"fixed64,6,opt,name=inline_sum,json=inlineSum,proto3" json:"inline_sum,omitempty"`
+	Inlined   bool              `protobuf:"varint,7,opt,name=inlined,proto3" json:"inlined,omitempty"`
+	Xattrs    map[string][]byte `protobuf:"bytes,8,rep,name=xattrs,proto3" json:"xattrs,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The object may have omap entries (set by omap_set, cleared by
+	// omap_clear and removal): removing an object without omap then costs
+	// no range deletion.
+	Omap          bool `protobuf:"varint,9,opt,name=omap,proto3" json:"omap,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1222,6 +1226,13 @@ func (x *ObjectMeta) GetXattrs() map[string][]byte {
 		return x.Xattrs
 	}
 	return nil
+}
+
+func (x *ObjectMeta) GetOmap() bool {
+	if x != nil {
+		return x.Omap
+	}
+	return false
 }
 
 // Chunk is one data chunk written by a transaction: chunk index within
@@ -2448,7 +2459,7 @@ const file_osd_proto_rawDesc = "" +
 	"\n" +
 	"store_used\x18\x02 \x01(\x04R\tstoreUsed\x12\x1f\n" +
 	"\vstore_avail\x18\x03 \x01(\x04R\n" +
-	"storeAvail\"\xc3\x02\n" +
+	"storeAvail\"\xd7\x02\n" +
 	"\n" +
 	"ObjectMeta\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x04R\x04size\x12-\n" +
@@ -2459,7 +2470,8 @@ const file_osd_proto_rawDesc = "" +
 	"\n" +
 	"inline_sum\x18\x06 \x01(\x06R\tinlineSum\x12\x18\n" +
 	"\ainlined\x18\a \x01(\bR\ainlined\x129\n" +
-	"\x06xattrs\x18\b \x03(\v2!.loligo.v1.ObjectMeta.XattrsEntryR\x06xattrs\x1a9\n" +
+	"\x06xattrs\x18\b \x03(\v2!.loligo.v1.ObjectMeta.XattrsEntryR\x06xattrs\x12\x12\n" +
+	"\x04omap\x18\t \x01(\bR\x04omap\x1a9\n" +
 	"\vXattrsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"C\n" +
