@@ -6,7 +6,7 @@ PROTOC    ?= protoc
 # plugins are pinned as tools in go.mod and built from the module cache.
 PROTO_SRC := $(wildcard proto/*.proto)
 
-.PHONY: all build up test lint bench proto proto-check fuzz clean
+.PHONY: all build up test lint bench bench-cluster proto proto-check fuzz clean
 
 all: build
 
@@ -38,6 +38,14 @@ lint:
 bench:
 	cd crush && $(GO) test -run '^$$' -bench . -benchtime 3x ./
 	$(GO) test -run '^$$' -bench MapChanges -benchtime 2000x ./mon/
+	$(GO) test -run '^$$' -bench 'Apply' -benchtime 100x ./osd/store/
+	$(GO) test -run '^$$' -bench 'Loopback' -benchtime 2000x ./internal/transport/
+
+# bench-cluster runs the rados-bench suite (4 MiB writes, seq and rand
+# reads, 4 KiB writes) on a cluster of separate processes, sampling each
+# daemon's CPU and RSS: deploy/bench/bench.sh.
+bench-cluster: build
+	deploy/bench/bench.sh
 
 $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc: go.mod go.sum
 	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
@@ -63,6 +71,10 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzFromProto$$' ./clustermap
 	$(FUZZ) -fuzz '^FuzzParse$$' ./internal/config
 	$(FUZZ) -fuzz '^FuzzValidEntity$$' ./internal/pki
+	$(FUZZ) -fuzz '^FuzzDecodeKey$$' ./osd/store
+	$(FUZZ) -fuzz '^FuzzKeyRoundTrip$$' ./osd/store
+	$(FUZZ) -fuzz '^FuzzDecodeChunk$$' ./osd/store
+	$(FUZZ) -fuzz '^FuzzParseSize$$' ./cmd/radosctl
 
 clean:
 	rm -rf $(BIN)

@@ -42,8 +42,13 @@ type Config struct {
 	// SyncRetry is the pause before a failed catch-up is retried
 	// (default 500ms).
 	SyncRetry time.Duration
-	Clock     clock.Clock
-	Logger    *slog.Logger
+	// TrimInterval is how often the OSD hands memory it no longer uses
+	// back to the operating system (default 30s; negative: never). Large
+	// writes leave tens of MiB of buffers that Go's own scavenger returns
+	// only slowly, so an idle OSD would keep the RSS of its last burst.
+	TrimInterval time.Duration
+	Clock        clock.Clock
+	Logger       *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -67,6 +72,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SyncRetry == 0 {
 		c.SyncRetry = 500 * time.Millisecond
+	}
+	if c.TrimInterval == 0 {
+		c.TrimInterval = 30 * time.Second
 	}
 	if c.Clock == nil {
 		c.Clock = clock.Real()

@@ -22,6 +22,9 @@ type service struct {
 // Limits on a request that the store does not check itself.
 const (
 	maxSteps = 64
+	// maxReply bounds the data one reply carries, below the transport's
+	// message limit.
+	maxReply = transport.MaxMessage - 1<<20
 	// activeWait is how long an op waits for its PG to become active
 	// before the client is told to retry (and re-check its map).
 	activeWait = 3 * time.Second
@@ -195,10 +198,19 @@ func (o *OSD) read(ctx context.Context, p *pg, req *pb.OpRequest) *pb.OpReply {
 		return failReply(err)
 	}
 	rep := &pb.OpReply{Steps: results, FailedStep: -1}
+	size := 0
 	for _, r := range results {
 		if r.GetVersion() != 0 {
 			rep.Version = r.GetVersion()
 		}
+		size += len(r.GetData())
+		for k, v := range r.GetKv() {
+			size += len(k) + len(v)
+		}
+	}
+	if size > maxReply {
+		return &pb.OpReply{Result: pb.Result_TOO_BIG, FailedStep: -1,
+			Message: fmt.Sprintf("the op would return %d bytes, more than one reply holds (%d): read in smaller pieces", size, maxReply)}
 	}
 	return rep
 }

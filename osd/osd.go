@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,6 +156,9 @@ func (o *OSD) Run(ctx context.Context) error {
 	}
 	o.goBackground(o.beaconLoop)
 	o.goBackground(o.heartbeatLoop)
+	if o.cfg.TrimInterval > 0 {
+		o.goBackground(o.trimLoop)
+	}
 	var err error
 	select {
 	case <-ctx.Done():
@@ -281,4 +285,18 @@ func (o *OSD) PGStates() map[store.PGID]string {
 		out[p.id] = p.view().state.String()
 	}
 	return out
+}
+
+// trimLoop returns freed memory to the operating system now and then.
+func (o *OSD) trimLoop(ctx context.Context) {
+	t := o.cfg.Clock.NewTicker(o.cfg.TrimInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+			debug.FreeOSMemory()
+		}
+	}
 }

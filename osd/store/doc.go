@@ -78,11 +78,12 @@
 // # Pebble settings
 //
 // Chosen for an OSD whose whole process stays within about 200 MiB when
-// idle: a 32 MiB block cache and 32 MiB memtables, at most two of them
+// idle: a 32 MiB block cache and 16 MiB memtables, at most two of them
 // (Pebble starts memtables small and grows them); L0 compaction at 4
 // sublevels, write stalls only at 24; 64 MiB for the base level and 4 MiB
-// L0 target files (doubling per level); up to 1000 open files (ingested
-// objects are files of their own); two concurrent compactions; the
+// L0 target files (doubling per level); bloom filters on every level; up
+// to 256 open files (ingested objects are files of their own, and each
+// open one costs memory); two concurrent compactions; the
 // synced WAL is always on. The format is FormatVirtualSSTables with
 // ingest-time splitting, so an ingested object whose key range falls
 // inside one file of a level lands in that level (the file is split

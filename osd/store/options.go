@@ -21,7 +21,7 @@ const (
 	DefaultMaxOmapEntries = 10000
 	DefaultLogEntries     = 3000
 	DefaultCacheSize      = 32 << 20
-	DefaultMemTableSize   = 32 << 20
+	DefaultMemTableSize   = 16 << 20
 
 	// defaultOmapMax is the page size of omap listings with max 0.
 	defaultOmapMax = 1000
@@ -72,7 +72,7 @@ type Options struct {
 	// 3000); older ones are trimmed in the batch that adds new ones.
 	LogEntries int
 	// CacheSize is Pebble's block cache (default 32 MiB); MemTableSize its
-	// memtable size (default 32 MiB). At most two memtables exist at once.
+	// memtable size (default 16 MiB). At most two memtables exist at once.
 	CacheSize, MemTableSize int64
 	// Logger receives the store's and Pebble's messages; nil discards.
 	Logger *slog.Logger

@@ -107,7 +107,7 @@ func (s *Store) pebbleOptions(cache *pebble.Cache) *pebble.Options {
 		L0StopWritesThreshold:     24,
 		LBaseMaxBytes:             64 << 20,
 		// Ingested objects are files of their own; keep many open.
-		MaxOpenFiles:             1000,
+		MaxOpenFiles:             256,
 		MaxConcurrentCompactions: func() int { return 2 },
 		// Virtual sstables allow ingest-time splitting (below).
 		FormatMajorVersion: pebble.FormatVirtualSSTables,
