@@ -164,14 +164,19 @@ func (o *op) read(off, n uint64) ([]byte, error) {
 		}
 	}
 	if o.baseChunked() {
-		// One iterator over the base's chunks, then the dirty ones on top.
-		err := o.s.eachChunk(o.s.db, o.pg, o.oid, o.disk.GetGen(), first, min(last+1, o.baseLimit), func(idx uint32, data []byte, _ uint64) error {
+		// Iterators over the base's chunks, then the dirty ones on top.
+		// A long read runs a few iterators over parts of the range at
+		// once: chunks of large objects are usually not in the page cache
+		// (they were written with O_DIRECT), and one iterator would wait
+		// for the disk a block at a time.
+		copyBase := func(idx uint32, data []byte, _ uint64) error {
 			if _, ok := o.dirty[idx]; !ok {
 				copyChunk(uint64(idx), data)
 			}
 			return nil
-		})
-		if err != nil {
+		}
+		hi := min(last+1, o.baseLimit)
+		if err := o.s.eachChunkParallel(o.pg, o.oid, o.disk.GetGen(), first, hi, copyBase); err != nil {
 			return nil, err
 		}
 		for i, c := range o.dirty {

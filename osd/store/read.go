@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/cockroachdb/pebble"
 	"google.golang.org/protobuf/proto"
@@ -110,6 +111,42 @@ func (s *Store) eachChunk(r pebble.Reader, pg PGID, oid string, gen uint64, lo, 
 		return s.dbErr("read chunks", err)
 	}
 	return nil
+}
+
+// readParts is how many iterators read one long range at once, and
+// readPartMin the fewest chunks worth one of them.
+const (
+	readParts   = 4
+	readPartMin = 8
+)
+
+// eachChunkParallel is eachChunk over [lo, hi) cut into up to readParts
+// parts read at once; fn may be called concurrently (for distinct
+// chunks) and in any order.
+func (s *Store) eachChunkParallel(pg PGID, oid string, gen uint64, lo, hi uint64, fn func(idx uint32, data []byte, sum uint64) error) error {
+	if hi <= lo {
+		return nil
+	}
+	parts := min(uint64(readParts), (hi-lo)/readPartMin)
+	if parts <= 1 {
+		return s.eachChunk(s.db, pg, oid, gen, lo, hi, fn)
+	}
+	// One snapshot, so every part sees the same state.
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	step := (hi - lo + parts - 1) / parts
+	errs := make([]error, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		a, b := lo+i*step, min(lo+(i+1)*step, hi)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.eachChunk(snap, pg, oid, gen, a, b, fn)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Export returns the whole object as a replacing transaction (meta, every
