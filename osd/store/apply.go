@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -398,7 +399,13 @@ func (s *Store) batchTxn(b *pebble.Batch, pg PGID, p *plan, replace bool) error 
 		_ = b.Delete(pendingKey(pg, m.GetGen(), oid), nil)
 	} else {
 		for _, c := range t.GetChunks() {
-			_ = b.Set(dataKey(pg, oid, m.GetGen(), c.GetIndex()), encodeChunk(c.GetSum(), c.GetData()), nil)
+			// Built in place in the batch: no chunk-sized copy in between.
+			k := dataKey(pg, oid, m.GetGen(), c.GetIndex())
+			op := b.SetDeferred(len(k), sumLen+len(c.GetData()))
+			copy(op.Key, k)
+			binary.BigEndian.PutUint64(op.Value, c.GetSum())
+			copy(op.Value[sumLen:], c.GetData())
+			_ = op.Finish()
 		}
 	}
 	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)

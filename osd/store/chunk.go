@@ -15,10 +15,13 @@ func (s *Store) sum(data []byte) uint64 { return highwayhash.Sum64(data, s.opts.
 
 // encodeChunk builds a chunk's stored value.
 func encodeChunk(sum uint64, data []byte) []byte {
-	v := make([]byte, sumLen+len(data))
-	binary.BigEndian.PutUint64(v, sum)
-	copy(v[sumLen:], data)
-	return v
+	return appendChunk(make([]byte, 0, sumLen+len(data)), sum, data)
+}
+
+// appendChunk appends a chunk's stored value to dst.
+func appendChunk(dst []byte, sum uint64, data []byte) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, sum)
+	return append(dst, data...)
 }
 
 var errShortChunk = fmt.Errorf("chunk value shorter than its checksum: %w", ErrCorrupt)

@@ -40,8 +40,11 @@ func (s *Store) ingest(pg PGID, plans []*plan) error {
 			size += len(c.GetData()) + 64
 		}
 		err := s.writeSST(data, format, s.opts.ChunkSize+256, size, func(w *sstable.Writer) error {
+			var val []byte
 			for _, c := range chunks {
-				if err := w.Set(dataKey(pg, oid, m.GetGen(), c.GetIndex()), encodeChunk(c.GetSum(), c.GetData())); err != nil {
+				// The writer copies the value, so one buffer serves every chunk.
+				val = appendChunk(val[:0], c.GetSum(), c.GetData())
+				if err := w.Set(dataKey(pg, oid, m.GetGen(), c.GetIndex()), val); err != nil {
 					return err
 				}
 			}
@@ -83,6 +86,11 @@ func (s *Store) writeSST(path string, format sstable.TableFormat, blockSize, siz
 		// About one chunk per block: a chunk read touches one block.
 		wo.BlockSize = blockSize
 		wo.IndexBlockSize = 32 << 10
+		// Object data is stored as given: trying Snappy on every block
+		// cost 2.5% of an OSD's CPU under 4 MiB writes, and data that
+		// compresses is the client's to compress (BlueStore's compression
+		// is off by default too).
+		wo.Compression = sstable.NoCompression
 	}
 	if s.opts.directIO && size >= directMin && s.direct.Load() == 0 {
 		dw := newDirectWritable(path, size+size/8+64<<10)
