@@ -30,11 +30,19 @@ func osdCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	host := fs.String("host", "", "with --create: the CRUSH host bucket (default: this machine's hostname)")
 	addr := fs.String("addr", "127.0.0.1:0", "address to serve on")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	debugAddr := fs.String("debug-addr", "", "serve Go's pprof profiles on this HTTP address (e.g. 127.0.0.1:6070)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *data == "" {
 		return fmt.Errorf("%w: loligo osd needs --data DIR", errUsage)
+	}
+	if *debugAddr != "" {
+		stop, err := serveDebug(*debugAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	log, err := newLogger(stderr, *logLevel)
 	if err != nil {
