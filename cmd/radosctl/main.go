@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -73,6 +74,7 @@ global flags (before the command):
   --mon HOST:PORT    monitor(s) to use instead of the config's mon_host (comma-separated)
   --name ENTITY      who to connect as (default client.admin)
   --timeout D        give up after D (default 30s; put, get and bench: each call)
+  --cpuprofile FILE  write a Go CPU profile of the command (for go tool pprof)
 
 cluster:
   status                                   health, monitors, OSD and pool counts
@@ -170,9 +172,24 @@ func runStdin(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv f
 	mons := fs.String("mon", "", "monitor address(es), HOST:PORT[,HOST:PORT]")
 	entity := fs.String("name", "client.admin", "entity to connect as")
 	timeout := fs.Duration("timeout", 30*time.Second, "overall deadline")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of this command to FILE")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "radosctl: %v\n%s", err, usage)
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "radosctl: --cpuprofile: %v\n", err)
+			return 1
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, confPath: *confPath, entity: *entity, timeout: *timeout, getenv: getenv}
 	if *mons != "" {
