@@ -28,13 +28,7 @@ func (o *OSD) heartbeatPeers() map[int32]string {
 		return nil
 	}
 	peers := map[int32]string{}
-	o.pgMu.Lock()
-	pgs := make([]*pg, 0, len(o.pgs))
-	for _, p := range o.pgs {
-		pgs = append(pgs, p)
-	}
-	o.pgMu.Unlock()
-	for _, p := range pgs {
+	for _, p := range o.pgList() {
 		for _, id := range p.view().acting {
 			if st, ok := m.OSDs[id]; ok && id != o.cfg.ID && st.Up && st.Addr != "" {
 				peers[id] = st.Addr
@@ -44,38 +38,29 @@ func (o *OSD) heartbeatPeers() map[int32]string {
 	return peers
 }
 
-// heartbeatLoop pings the peers every interval; a peer silent for longer
-// than the grace is reported failed, and the report is withdrawn when it
-// answers again.
-func (o *OSD) heartbeatLoop(ctx context.Context) {
-	t := o.cfg.Clock.NewTicker(o.cfg.HeartbeatInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
-		}
-		peers := o.heartbeatPeers()
-		now := o.cfg.Clock.Now()
-		var wg sync.WaitGroup
-		for id, addr := range peers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				o.pingPeer(ctx, id, addr, now)
-			}()
-		}
-		wg.Wait()
-		o.hb.mu.Lock()
-		for id := range o.hb.lastOK {
-			if _, ok := peers[id]; !ok {
-				delete(o.hb.lastOK, id)
-				delete(o.hb.reported, id)
-			}
-		}
-		o.hb.mu.Unlock()
+// heartbeat pings the peers (once per HeartbeatInterval); a peer silent
+// for longer than the grace is reported failed, and the report is
+// withdrawn when it answers again.
+func (o *OSD) heartbeat(ctx context.Context) {
+	peers := o.heartbeatPeers()
+	now := o.cfg.Clock.Now()
+	var wg sync.WaitGroup
+	for id, addr := range peers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o.pingPeer(ctx, id, addr, now)
+		}()
 	}
+	wg.Wait()
+	o.hb.mu.Lock()
+	for id := range o.hb.lastOK {
+		if _, ok := peers[id]; !ok {
+			delete(o.hb.lastOK, id)
+			delete(o.hb.reported, id)
+		}
+	}
+	o.hb.mu.Unlock()
 }
 
 func (o *OSD) pingPeer(ctx context.Context, id int32, addr string, now time.Time) {

@@ -6,21 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	"github.com/loligo/loligo/clustermap"
+	"github.com/loligo/loligo/internal/transport"
 	pb "github.com/loligo/loligo/proto/loligopb"
 )
-
-// retryable reports whether another monitor or a later try may succeed.
-func retryable(err error) bool {
-	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted:
-		return true
-	}
-	return false
-}
 
 // monCall runs f against the monitors, moving on after failures another
 // monitor may not have; each try is bounded by MonTimeout.
@@ -36,7 +25,7 @@ func monCall[T any](ctx context.Context, o *OSD, f func(context.Context, pb.MonC
 			return v, nil
 		}
 		last = err
-		if !retryable(err) || ctx.Err() != nil {
+		if !transport.Retryable(err) || ctx.Err() != nil {
 			break
 		}
 		o.monCur.CompareAndSwap(int32(i), int32((i+1)%len(o.mons)))
@@ -155,39 +144,30 @@ func (o *OSD) setMap(m *clustermap.Map) {
 	o.advancePGs(m)
 }
 
-// beaconLoop tells the monitor the OSD lives and which epoch it holds;
-// when the monitor has a newer epoch than the subscription delivered, the
-// subscription is restarted.
-func (o *OSD) beaconLoop(ctx context.Context) {
-	t := o.cfg.Clock.NewTicker(o.cfg.BeaconInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
-		}
-		var epoch uint64
-		if m := o.Map(); m != nil {
-			epoch = m.Epoch
-		}
-		rep, err := monCall(ctx, o, func(ctx context.Context, c pb.MonClient) (*pb.BeaconReply, error) {
-			return c.Beacon(ctx, &pb.BeaconRequest{Id: o.cfg.ID, Epoch: epoch})
-		})
-		if err != nil {
-			o.log.Debug("beacon failed", "err", err)
-			continue
-		}
-		if m := o.Map(); m != nil {
-			if st, ok := m.OSDs[o.cfg.ID]; ok && !st.Up && rep.GetEpoch() <= m.Epoch {
-				// Marked down while alive (a partition, a slow beacon):
-				// boot again, as Ceph's OSDs do.
-				o.log.Warn("the map says this OSD is down; booting again", "epoch", m.Epoch)
-				if _, err := monCall(ctx, o, func(ctx context.Context, c pb.MonClient) (*pb.OSDBootReply, error) {
-					return c.OSDBoot(ctx, &pb.OSDBootRequest{Id: o.cfg.ID, Uuid: o.cfg.UUID, Addr: o.Addr()})
-				}); err != nil {
-					o.log.Warn("re-boot failed", "err", err)
-				}
+// beacon tells the monitor (once per BeaconInterval) that the OSD lives
+// and which epoch it holds; an OSD the map says is down while it runs (a
+// partition, a slow beacon) boots again, as Ceph's OSDs do.
+func (o *OSD) beacon(ctx context.Context) {
+	var epoch uint64
+	if m := o.Map(); m != nil {
+		epoch = m.Epoch
+	}
+	rep, err := monCall(ctx, o, func(ctx context.Context, c pb.MonClient) (*pb.BeaconReply, error) {
+		return c.Beacon(ctx, &pb.BeaconRequest{Id: o.cfg.ID, Epoch: epoch})
+	})
+	if err != nil {
+		o.log.Debug("beacon failed", "err", err)
+		return
+	}
+	if m := o.Map(); m != nil {
+		if st, ok := m.OSDs[o.cfg.ID]; ok && !st.Up && rep.GetEpoch() <= m.Epoch {
+			// Marked down while alive (a partition, a slow beacon):
+			// boot again, as Ceph's OSDs do.
+			o.log.Warn("the map says this OSD is down; booting again", "epoch", m.Epoch)
+			if _, err := monCall(ctx, o, func(ctx context.Context, c pb.MonClient) (*pb.OSDBootReply, error) {
+				return c.OSDBoot(ctx, &pb.OSDBootRequest{Id: o.cfg.ID, Uuid: o.cfg.UUID, Addr: o.Addr()})
+			}); err != nil {
+				o.log.Warn("re-boot failed", "err", err)
 			}
 		}
 	}

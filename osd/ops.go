@@ -30,44 +30,8 @@ const (
 	activeWait = 3 * time.Second
 )
 
-// isWrite reports whether a step changes the object.
-func isWrite(c pb.OpCode) bool {
-	switch c {
-	case pb.OpCode_OP_CREATE, pb.OpCode_OP_WRITE, pb.OpCode_OP_WRITE_FULL, pb.OpCode_OP_APPEND,
-		pb.OpCode_OP_TRUNCATE, pb.OpCode_OP_ZERO, pb.OpCode_OP_REMOVE, pb.OpCode_OP_SETXATTR,
-		pb.OpCode_OP_RMXATTR, pb.OpCode_OP_OMAP_SET, pb.OpCode_OP_OMAP_RM_KEYS, pb.OpCode_OP_OMAP_CLEAR:
-		return true
-	}
-	return false
-}
-
-// resultOf maps a store error to an op result.
-func resultOf(err error) pb.Result {
-	switch {
-	case err == nil:
-		return pb.Result_OK
-	case errors.Is(err, store.ErrNotFound):
-		return pb.Result_NOT_FOUND
-	case errors.Is(err, store.ErrExists):
-		return pb.Result_EXISTS
-	case errors.Is(err, store.ErrNoData):
-		return pb.Result_NO_DATA
-	case errors.Is(err, store.ErrCanceled):
-		return pb.Result_CANCELED
-	case errors.Is(err, store.ErrVersion):
-		return pb.Result_VERSION_MISMATCH
-	case errors.Is(err, store.ErrInvalid):
-		return pb.Result_INVALID
-	case errors.Is(err, store.ErrTooBig):
-		return pb.Result_TOO_BIG
-	case errors.Is(err, store.ErrCorrupt):
-		return pb.Result_CORRUPT
-	}
-	return pb.Result_IO_ERROR
-}
-
 func failReply(err error) *pb.OpReply {
-	r := &pb.OpReply{Result: resultOf(err), Message: err.Error(), FailedStep: -1}
+	r := &pb.OpReply{Result: store.Result(err), Message: err.Error(), FailedStep: -1}
 	var se *store.StepError
 	if errors.As(err, &se) {
 		r.FailedStep = int32(se.Index)
@@ -163,7 +127,7 @@ func (o *OSD) op(ctx context.Context, req *pb.OpRequest) *pb.OpReply {
 	}
 	write := false
 	for _, st := range req.GetSteps() {
-		write = write || isWrite(st.GetCode())
+		write = write || store.IsWrite(st.GetCode())
 	}
 	if write && req.GetReqid().GetClient() == "" {
 		return invalidReply("a write needs a request id")

@@ -154,10 +154,11 @@ func (o *OSD) Run(ctx context.Context) error {
 		o.shutdown(false)
 		return err
 	}
-	o.goBackground(o.beaconLoop)
-	o.goBackground(o.heartbeatLoop)
+	o.goEvery(o.cfg.BeaconInterval, o.beacon)
+	o.goEvery(o.cfg.HeartbeatInterval, o.heartbeat)
 	if o.cfg.TrimInterval > 0 {
-		o.goBackground(o.trimLoop)
+		// Freed memory goes back to the operating system now and then.
+		o.goEvery(o.cfg.TrimInterval, func(context.Context) { debug.FreeOSMemory() })
 	}
 	var err error
 	select {
@@ -167,6 +168,34 @@ func (o *OSD) Run(ctx context.Context) error {
 	}
 	o.shutdown(true)
 	return err
+}
+
+// goEvery runs f once per period until shutdown, in a goroutine the OSD
+// waits for.
+func (o *OSD) goEvery(period time.Duration, f func(ctx context.Context)) {
+	o.goBackground(func(ctx context.Context) {
+		t := o.cfg.Clock.NewTicker(period)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C():
+				f(ctx)
+			}
+		}
+	})
+}
+
+// pgList is a snapshot of the PGs this OSD knows.
+func (o *OSD) pgList() []*pg {
+	o.pgMu.Lock()
+	defer o.pgMu.Unlock()
+	pgs := make([]*pg, 0, len(o.pgs))
+	for _, p := range o.pgs {
+		pgs = append(pgs, p)
+	}
+	return pgs
 }
 
 func (o *OSD) goBackground(f func(ctx context.Context)) {
@@ -229,7 +258,7 @@ func (o *OSD) boot(ctx context.Context) error {
 			o.log.Info("booted", "epoch", rep.GetEpoch(), "addr", o.Addr())
 			break
 		}
-		if !retryable(err) {
+		if !transport.Retryable(err) {
 			return fmt.Errorf("osd.%d: boot: %w", o.cfg.ID, err)
 		}
 		select {
@@ -274,12 +303,7 @@ func (o *OSD) peerOf(m *clustermap.Map, id int32) (pb.OSDClient, error) {
 // PGStates reports the state of every PG this OSD knows (active,
 // syncing, inactive, replica, stray), for status and tests.
 func (o *OSD) PGStates() map[store.PGID]string {
-	o.pgMu.Lock()
-	pgs := make([]*pg, 0, len(o.pgs))
-	for _, p := range o.pgs {
-		pgs = append(pgs, p)
-	}
-	o.pgMu.Unlock()
+	pgs := o.pgList()
 	out := make(map[store.PGID]string, len(pgs))
 	for _, p := range pgs {
 		out[p.id] = p.view().state.String()
@@ -287,16 +311,32 @@ func (o *OSD) PGStates() map[store.PGID]string {
 	return out
 }
 
-// trimLoop returns freed memory to the operating system now and then.
-func (o *OSD) trimLoop(ctx context.Context) {
-	t := o.cfg.Clock.NewTicker(o.cfg.TrimInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
-			debug.FreeOSMemory()
+// AllActive reports whether, in map m, every PG of every replicated pool
+// is active on its acting primary, which must be one of osds (the OSDs
+// of an in-process cluster: loligo up, tests).
+func AllActive(m *clustermap.Map, osds []*OSD) bool {
+	byID := map[int32]*OSD{}
+	for _, o := range osds {
+		byID[o.ID()] = o
+	}
+	for _, pid := range m.PoolIDs() {
+		p, err := m.Pool(pid)
+		if err != nil || p.Type != clustermap.PoolReplicated {
+			continue
+		}
+		for ps := range p.PGNum {
+			pl, err := m.Place(clustermap.PGID{Pool: pid, Seed: ps})
+			if err != nil {
+				return false
+			}
+			o := byID[pl.ActingPrimary]
+			if o == nil {
+				return false
+			}
+			if pg := o.getPG(store.PGID{Pool: pid, PS: ps}, false); pg == nil || pg.view().state != stateActive {
+				return false
+			}
 		}
 	}
+	return true
 }

@@ -42,7 +42,7 @@ func (s *service) RepOp(ctx context.Context, req *pb.RepOpRequest) (*pb.RepOpRep
 		return &pb.RepOpReply{Result: pb.Result_RETRY, Message: msg, RetryEpoch: retry}, nil
 	}
 	if err := o.store.Apply(p.id, req.GetTxn(), req.GetEntry()); err != nil {
-		return &pb.RepOpReply{Result: resultOf(err), Message: err.Error()}, nil
+		return &pb.RepOpReply{Result: store.Result(err), Message: err.Error()}, nil
 	}
 	p.mu.Lock()
 	if p.loaded {
@@ -69,15 +69,15 @@ func (o *OSD) scanLocal(id store.PGID, startAfter string, max int) (*pb.ScanRepl
 	}
 	objs, more, err := o.store.Scan(id, startAfter, max)
 	if err != nil {
-		return &pb.ScanReply{Result: resultOf(err), Message: err.Error()}, nil
+		return &pb.ScanReply{Result: store.Result(err), Message: err.Error()}, nil
 	}
 	rep := &pb.ScanReply{Objects: objs, More: more}
 	if startAfter == "" {
 		if rep.Info, err = o.store.Info(id); err != nil {
-			return &pb.ScanReply{Result: resultOf(err), Message: err.Error()}, nil
+			return &pb.ScanReply{Result: store.Result(err), Message: err.Error()}, nil
 		}
 		if rep.Log, err = o.store.Log(id); err != nil {
-			return &pb.ScanReply{Result: resultOf(err), Message: err.Error()}, nil
+			return &pb.ScanReply{Result: store.Result(err), Message: err.Error()}, nil
 		}
 	}
 	return rep, nil
@@ -96,7 +96,7 @@ func (s *service) Pull(ctx context.Context, req *pb.PullRequest) (*pb.PullReply,
 		case errors.Is(err, store.ErrNotFound):
 			t = &pb.Txn{Oid: oid, Remove: true, Replace: true}
 		case err != nil:
-			return &pb.PullReply{Result: resultOf(err), Message: err.Error()}, nil
+			return &pb.PullReply{Result: store.Result(err), Message: err.Error()}, nil
 		}
 		rep.Objects = append(rep.Objects, t)
 	}
@@ -110,7 +110,7 @@ func (s *service) Push(ctx context.Context, req *pb.PushRequest) (*pb.PushReply,
 		return &pb.PushReply{Result: pb.Result_RETRY, Message: msg, RetryEpoch: retry}, nil
 	}
 	if err := o.store.Install(p.id, req.GetObjects(), req.GetLog(), req.GetLastUpdate(), req.GetSetLog()); err != nil {
-		return &pb.PushReply{Result: resultOf(err), Message: err.Error()}, nil
+		return &pb.PushReply{Result: store.Result(err), Message: err.Error()}, nil
 	}
 	if req.GetSetLog() {
 		p.mu.Lock()
@@ -118,7 +118,7 @@ func (s *service) Push(ctx context.Context, req *pb.PushRequest) (*pb.PushReply,
 		err := p.load()
 		p.mu.Unlock()
 		if err != nil {
-			return &pb.PushReply{Result: resultOf(err), Message: err.Error()}, nil
+			return &pb.PushReply{Result: store.Result(err), Message: err.Error()}, nil
 		}
 	}
 	return &pb.PushReply{}, nil
@@ -147,7 +147,7 @@ func (s *service) List(ctx context.Context, req *pb.ListRequest) (*pb.ListReply,
 	}
 	oids, more, err := o.store.List(p.id, req.GetStartAfter(), max)
 	if err != nil {
-		return &pb.ListReply{Result: resultOf(err), Message: err.Error()}, nil
+		return &pb.ListReply{Result: store.Result(err), Message: err.Error()}, nil
 	}
 	return &pb.ListReply{Oids: oids, More: more}, nil
 }
@@ -159,13 +159,7 @@ func (s *service) Stats(ctx context.Context, req *pb.StatsRequest) (*pb.StatsRep
 	if err := syscall.Statfs(o.cfg.DataDir, &fs); err == nil {
 		rep.StoreAvail = fs.Bavail * uint64(fs.Bsize)
 	}
-	o.pgMu.Lock()
-	pgs := make([]*pg, 0, len(o.pgs))
-	for _, p := range o.pgs {
-		pgs = append(pgs, p)
-	}
-	o.pgMu.Unlock()
-	for _, p := range pgs {
+	for _, p := range o.pgList() {
 		if v := p.view(); v.primary != o.cfg.ID || v.state == stateStray {
 			continue
 		}

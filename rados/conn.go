@@ -152,15 +152,6 @@ func (c *Conn) FSID() string { return c.conf.FSID }
 // Entity is who the connection authenticates as.
 func (c *Conn) Entity() string { return c.entity }
 
-// retryable reports whether another monitor (or a later try) may succeed.
-func retryable(err error) bool {
-	switch status.Code(err) {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted:
-		return true
-	}
-	return false
-}
-
 // monCall runs f on a monitor, moving on to the next on failures that
 // another monitor might not have, until the deadline.
 func monCall[T any](ctx context.Context, c *Conn, f func(context.Context, pb.MonClient) (T, error)) (T, error) {
@@ -184,7 +175,7 @@ func monCall[T any](ctx context.Context, c *Conn, f func(context.Context, pb.Mon
 			return v, nil
 		}
 		last = err
-		if !retryable(err) || ctx.Err() != nil {
+		if !transport.Retryable(err) || ctx.Err() != nil {
 			break
 		}
 		c.mu.Lock()
@@ -200,7 +191,7 @@ func monCall[T any](ctx context.Context, c *Conn, f func(context.Context, pb.Mon
 			backoff = min(backoff*2, time.Second)
 		}
 	}
-	if ctx.Err() != nil && last != nil && retryable(last) {
+	if ctx.Err() != nil && last != nil && transport.Retryable(last) {
 		return zero, convert(fmt.Errorf("no monitor answered in time (tried %s): %w", c.monList(), last))
 	}
 	return zero, convert(last)

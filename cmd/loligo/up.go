@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 	"github.com/loligo/loligo/internal/transport"
 	"github.com/loligo/loligo/mon"
 	"github.com/loligo/loligo/osd"
-	"github.com/loligo/loligo/osd/store"
 	pb "github.com/loligo/loligo/proto/loligopb"
 )
 
@@ -190,29 +188,12 @@ func (u *upCluster) adminMon() (pb.MonClient, func(), error) {
 }
 
 func (u *upCluster) startOSDs(ctx, runCtx context.Context) error {
-	mc, closeMC, err := u.adminMon()
-	if err != nil {
-		return err
-	}
-	defer closeMC()
 	var cfgs []osd.Config
 	for i := range u.nOSD {
 		data := filepath.Join(u.root, fmt.Sprintf("osd.%d", i))
-		if _, err := osd.LoadIdentity(data); errors.Is(err, fs.ErrNotExist) || err == nil {
-			cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			ident, err := osd.Create(cctx, mc, data, u.conf.FSID, fmt.Sprintf("host%d", i), 0)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("osd %d: %w", i, err)
-			}
-			entity := fmt.Sprintf("osd.%d", ident.ID)
-			if cert, _ := pki.Paths(osdKeys(data), entity); !fileExists(cert) {
-				if _, _, err := mon.IssueCert(u.monDir(), entity, []string{"127.0.0.1", "localhost"}, osdKeys(data), time.Now()); err != nil {
-					return err
-				}
-			}
-		} else {
-			return err
+		// A directory made on an earlier run is returned as it is.
+		if _, err := createOSD(ctx, u.conf, data, u.monDir(), fmt.Sprintf("host%d", i)); err != nil {
+			return fmt.Errorf("osd %d: %w", i, err)
 		}
 		cfg, err := osdConfig(u.conf, data, -1, fmt.Sprintf("127.0.0.1:%d", u.base+10+i))
 		if err != nil {
@@ -293,33 +274,12 @@ func (u *upCluster) waitActive(ctx context.Context, timeout time.Duration) {
 
 func (u *upCluster) allActive() bool {
 	var m *clustermap.Map
-	byID := map[int32]*osd.OSD{}
 	for _, o := range u.osds {
-		byID[o.ID()] = o
 		if om := o.Map(); om != nil && (m == nil || om.Epoch > m.Epoch) {
 			m = om
 		}
 	}
-	if m == nil {
-		return false
-	}
-	for _, pid := range m.PoolIDs() {
-		p, _ := m.Pool(pid)
-		if p.Type != clustermap.PoolReplicated {
-			continue
-		}
-		for ps := range p.PGNum {
-			pl, err := m.Place(clustermap.PGID{Pool: pid, Seed: ps})
-			if err != nil {
-				return false
-			}
-			o := byID[pl.ActingPrimary]
-			if o == nil || o.PGStates()[store.PGID{Pool: pid, PS: ps}] != "active" {
-				return false
-			}
-		}
-	}
-	return true
+	return m != nil && osd.AllActive(m, u.osds)
 }
 
 func (u *upCluster) banner(w io.Writer, fresh bool) {

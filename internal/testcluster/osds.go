@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
@@ -207,27 +206,11 @@ func (c *Cluster) allActive() (*clustermap.Map, bool) {
 			return nil, false
 		}
 	}
-	for _, pid := range newest.PoolIDs() {
-		p, _ := newest.Pool(pid)
-		if p.Type != clustermap.PoolReplicated {
-			continue
-		}
-		for ps := range p.PGNum {
-			pl, err := newest.Place(clustermap.PGID{Pool: pid, Seed: ps})
-			if err != nil || pl.ActingPrimary < 0 {
-				return nil, false
-			}
-			od := c.OSDByID(pl.ActingPrimary)
-			if od == nil || od.O == nil {
-				return nil, false
-			}
-			if od.O.PGStates()[store.PGID{Pool: pid, PS: ps}] != "active" {
-				return nil, false
-			}
-			if len(slices.DeleteFunc(slices.Clone(pl.Acting), func(id int32) bool { return id < 0 })) < int(p.MinSize) {
-				return nil, false
-			}
+	var running []*osd.OSD
+	for _, od := range c.OSDs {
+		if od.O != nil {
+			running = append(running, od.O)
 		}
 	}
-	return newest, true
+	return newest, osd.AllActive(newest, running)
 }

@@ -140,3 +140,14 @@ func Dial(target string, conf *tls.Config, opts ...grpc.DialOption) (*grpc.Clien
 	}
 	return cc, nil
 }
+
+// Retryable reports whether a call that failed with err may succeed on
+// another server or later: the server was unreachable, too slow, or
+// aborted the call.
+func Retryable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted:
+		return true
+	}
+	return false
+}

@@ -13,7 +13,9 @@ import (
 )
 
 // isWrite reports whether a step changes the object.
-func isWrite(c pb.OpCode) bool { return c >= pb.OpCode_OP_CREATE && c <= pb.OpCode_OP_OMAP_CLEAR }
+// IsWrite reports whether a step changes the object (the write codes are
+// numbered together in osd.proto).
+func IsWrite(c pb.OpCode) bool { return c >= pb.OpCode_OP_CREATE && c <= pb.OpCode_OP_OMAP_CLEAR }
 
 // Prepare computes the effect of steps on object oid of pg as of the
 // store's current state, without changing anything. v is the eversion the
@@ -28,7 +30,7 @@ func (s *Store) Prepare(pg PGID, oid string, steps []*pb.OpStep, v *pb.Eversion,
 	if len(steps) == 0 {
 		return nil, nil, fmt.Errorf("operation without steps: %w", ErrInvalid)
 	}
-	writes := slices.ContainsFunc(steps, func(st *pb.OpStep) bool { return isWrite(st.GetCode()) })
+	writes := slices.ContainsFunc(steps, func(st *pb.OpStep) bool { return IsWrite(st.GetCode()) })
 	if writes && v.GetVersion() == 0 {
 		return nil, nil, fmt.Errorf("write without an eversion: %w", ErrInvalid)
 	}
@@ -466,7 +468,7 @@ func (o *op) omapMax(m uint32) int {
 func (o *op) step(st *pb.OpStep) (*pb.StepResult, error) {
 	res := &pb.StepResult{}
 	code := st.GetCode()
-	if !isWrite(code) && !o.exists {
+	if !IsWrite(code) && !o.exists {
 		switch code {
 		case pb.OpCode_OP_READ, pb.OpCode_OP_STAT, pb.OpCode_OP_GETXATTR, pb.OpCode_OP_GETXATTRS,
 			pb.OpCode_OP_OMAP_GET_KEYS, pb.OpCode_OP_OMAP_GET_VALS, pb.OpCode_OP_OMAP_GET_VALS_BY_KEYS,
@@ -474,7 +476,7 @@ func (o *op) step(st *pb.OpStep) (*pb.StepResult, error) {
 			return nil, o.notFound()
 		}
 	}
-	if isWrite(code) {
+	if IsWrite(code) {
 		// Steps that remove something need the object.
 		switch code {
 		case pb.OpCode_OP_ZERO, pb.OpCode_OP_REMOVE, pb.OpCode_OP_RMXATTR, pb.OpCode_OP_OMAP_RM_KEYS, pb.OpCode_OP_OMAP_CLEAR:
@@ -657,7 +659,7 @@ func (o *op) step(st *pb.OpStep) (*pb.StepResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if isWrite(code) {
+	if IsWrite(code) {
 		o.exists = true
 		o.mtime = o.stepMtime
 	}
