@@ -40,6 +40,17 @@ func (o *OSD) Map() *clustermap.Map {
 	return o.curMap
 }
 
+// mapAtLeast returns the newest map, waiting (up to activeWait) for
+// epoch when the OSD is behind; the usual case costs no timer.
+func (o *OSD) mapAtLeast(ctx context.Context, epoch uint64) *clustermap.Map {
+	if m := o.Map(); m != nil && m.Epoch >= epoch {
+		return m
+	}
+	wctx, cancel := context.WithTimeout(ctx, activeWait)
+	defer cancel()
+	return o.waitMap(wctx, epoch)
+}
+
 // waitMap waits until the OSD holds epoch or newer; it returns the map
 // it holds when ctx ends.
 func (o *OSD) waitMap(ctx context.Context, epoch uint64) *clustermap.Map {

@@ -51,9 +51,7 @@ func invalidReply(format string, args ...any) *pb.OpReply {
 // OSD is its primary in a map at least as new as the client's. The
 // returned reply, when not nil, tells the client to retry or why not.
 func (o *OSD) primaryPG(ctx context.Context, epoch uint64, pool int64, ps uint32, oid string) (*pg, *clustermap.Map, *pb.OpReply) {
-	wctx, cancel := context.WithTimeout(ctx, activeWait)
-	m := o.waitMap(wctx, epoch)
-	cancel()
+	m := o.mapAtLeast(ctx, epoch)
 	if m == nil || m.Epoch < epoch {
 		var have uint64
 		if m != nil {

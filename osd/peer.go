@@ -18,9 +18,7 @@ func (o *OSD) memberPG(ctx context.Context, pool int64, ps uint32, interval, epo
 	if err != nil {
 		return nil, 0, err.Error()
 	}
-	wctx, cancel := context.WithTimeout(ctx, activeWait)
-	m := o.waitMap(wctx, epoch)
-	cancel()
+	m := o.mapAtLeast(ctx, epoch)
 	if m == nil || m.Epoch < epoch {
 		return nil, epoch, fmt.Sprintf("osd.%d has not seen epoch %d yet", o.cfg.ID, epoch)
 	}
