@@ -19,15 +19,22 @@ import (
 // rawClient talks to OSDs directly with the OSD protocol, as client.admin,
 // so tests control request ids and targets.
 type rawClient struct {
-	t   *testing.T
-	c   *testcluster.Cluster
-	tid uint64
+	t     *testing.T
+	c     *testcluster.Cluster
+	tid   uint64
+	conns map[string]pb.OSDClient
 }
 
-func newRaw(t *testing.T, c *testcluster.Cluster) *rawClient { return &rawClient{t: t, c: c} }
+func newRaw(t *testing.T, c *testcluster.Cluster) *rawClient {
+	return &rawClient{t: t, c: c, conns: map[string]pb.OSDClient{}}
+}
 
+// conn returns a client for the OSD at addr (one connection per address).
 func (r *rawClient) conn(addr string) pb.OSDClient {
 	r.t.Helper()
+	if cl, ok := r.conns[addr]; ok {
+		return cl
+	}
 	keys, err := r.c.Conf.Keys("client.admin")
 	if err != nil {
 		r.t.Fatal(err)
@@ -41,7 +48,8 @@ func (r *rawClient) conn(addr string) pb.OSDClient {
 		r.t.Fatal(err)
 	}
 	r.t.Cleanup(func() { cc.Close() })
-	return pb.NewOSDClient(cc)
+	r.conns[addr] = pb.NewOSDClient(cc)
+	return r.conns[addr]
 }
 
 // place returns the newest map and where oid of pool "data" lives.
