@@ -73,6 +73,11 @@ type Config struct {
 	Limits Limits
 	// RequestTimeout bounds one etcd or forwarded request (default 10s).
 	RequestTimeout time.Duration
+	// PGStaleAfter is how old a PG's newest report may be before PGDump,
+	// status and health show the PG "stale+" (default 30s; primaries
+	// report every few seconds). A report from an OSD that is down in the
+	// map is stale at once; a negative value makes only that count.
+	PGStaleAfter time.Duration
 
 	// Clock is the time source (default: the wall clock).
 	Clock clock.Clock
@@ -134,6 +139,7 @@ func (c *Config) withDefaults() (Config, error) {
 	durDef(&out.TickInterval, time.Second)
 	durDef(&out.SessionTTL, 5*time.Second)
 	durDef(&out.RequestTimeout, 10*time.Second)
+	durDef(&out.PGStaleAfter, 30*time.Second)
 	if out.MinReporters == 0 {
 		out.MinReporters = 2
 	}

@@ -16,9 +16,14 @@
 //   - Bad input changes nothing: a command is applied to a copy of the
 //     map, validated (the copy must finalize, pools must keep working
 //     rules), and only then written.
-//   - The map logic (commands.go, osdops.go, failure.go, health.go) is
-//     pure: maps and times in, maps and decisions out. Goroutines, etcd
-//     and gRPC live in mon.go, leader.go, store.go and server.go.
+//   - A PG activation record (PGActivate) is written only in a
+//     transaction that also requires the map key to be at the revision
+//     of the map it was checked against, so no record names an interval
+//     that a committed epoch had already replaced.
+//   - The map logic (commands.go, osdops.go, failure.go, health.go,
+//     pgs.go, pghealth.go) is pure: maps and times in, maps and decisions
+//     out. Goroutines, etcd and gRPC live in mon.go, leader.go, store.go,
+//     pgstore.go, server.go and pgserver.go.
 //
 // Only cmd/loligo and test harnesses import mon. It is the only package
 // that imports etcd.

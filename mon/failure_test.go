@@ -114,7 +114,7 @@ func TestHealthChecks(t *testing.T) {
 	if err := m.Finalize(); err != nil {
 		t.Fatal(err)
 	}
-	overall, checks := computeHealth(m, []monState{{name: "a", alive: true}, {name: "b", addr: "x:1"}, {name: "c", alive: true}})
+	overall, checks := computeHealth(m, []monState{{name: "a", alive: true}, {name: "b", addr: "x:1"}, {name: "c", alive: true}}, nil)
 	var codes []string
 	for _, c := range checks {
 		codes = append(codes, c.Code)
@@ -128,7 +128,7 @@ func TestHealthChecks(t *testing.T) {
 		t.Fatalf("health %s %v, want HEALTH_ERR %v", overall, codes, want)
 	}
 	clean := detectorMap(t, 3)
-	if overall, checks := computeHealth(clean, []monState{{name: "a", alive: true}}); overall != HealthOK || len(checks) != 0 {
+	if overall, checks := computeHealth(clean, []monState{{name: "a", alive: true}}, nil); overall != HealthOK || len(checks) != 0 {
 		t.Fatalf("clean cluster: %s %v", overall, checks)
 	}
 }

@@ -27,10 +27,12 @@ type monState struct {
 // counts everything.
 const maxDetail = 50
 
-// computeHealth evaluates the named checks on a map and the monitors'
-// liveness. It is pure. Checks come out in a fixed order (severity, then
-// code), each with a hint saying what to do.
-func computeHealth(m *clustermap.Map, mons []monState) (string, []*pb.HealthCheck) {
+// computeHealth evaluates the named checks on a map, the monitors'
+// liveness and the PGs as their primaries report them (dump, made from m
+// by buildDump; nil: no PG checks from reports). It is pure. Checks come
+// out in a fixed order (severity, then code), each with a hint saying
+// what to do.
+func computeHealth(m *clustermap.Map, mons []monState, dump *pb.PGDumpReply) (string, []*pb.HealthCheck) {
 	var checks []*pb.HealthCheck
 	add := func(code, sev, summary, hint string, detail []string) {
 		if len(detail) > maxDetail {
@@ -96,7 +98,10 @@ func computeHealth(m *clustermap.Map, mons []monState) (string, []*pb.HealthChec
 
 	var noRed, tooFew []string
 	var inactive, undersized []string
-	nInactive, nUndersized := 0, 0
+	nInactive := 0
+	// PGs the map alone shows undersized: PG_DEGRADED counts them with
+	// those the reports say are.
+	mapUndersized := map[clustermap.PGID]bool{}
 	live := 0
 	for _, o := range m.OSDs {
 		if o.Up && o.In() {
@@ -128,6 +133,7 @@ func computeHealth(m *clustermap.Map, mons []monState) (string, []*pb.HealthChec
 				pi++
 			case n < int(p.Size):
 				pu++
+				mapUndersized[pl.PG] = true
 			}
 		}
 		if pi > 0 {
@@ -137,17 +143,13 @@ func computeHealth(m *clustermap.Map, mons []monState) (string, []*pb.HealthChec
 			undersized = append(undersized, fmt.Sprintf("pool '%s': %d of %d pgs have fewer than size (%d) OSDs up", p.Name, pu, p.PGNum, p.Size))
 		}
 		nInactive += pi
-		nUndersized += pu
 	}
 	if nInactive > 0 {
-		add("PG_AVAILABILITY", HealthErr, fmt.Sprintf("Reduced data availability: %d pgs inactive", nInactive),
+		add("PG_AVAILABILITY", HealthErr, fmt.Sprintf("%d pgs have fewer than min_size OSDs up", nInactive),
 			"bring the down OSDs back up, or add OSDs on enough hosts for CRUSH to place min_size copies; these PGs refuse reads and writes",
 			inactive)
 	}
-	if nUndersized > 0 {
-		add("PG_DEGRADED", HealthWarn, fmt.Sprintf("Degraded data redundancy: %d pgs undersized", nUndersized),
-			"bring the down OSDs back up or add OSDs; the data has fewer copies than the pool's size", undersized)
-	}
+	pgChecks(m, dump.GetPgs(), mapUndersized, undersized, add)
 	if len(noRed) > 0 {
 		add("POOL_NO_REDUNDANCY", HealthWarn, fmt.Sprintf("%d pool(s) have no replicas configured", len(noRed)),
 			"give each pool at least 2 copies: 'radosctl pool set POOL size 3'", noRed)

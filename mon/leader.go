@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"google.golang.org/protobuf/proto"
 
@@ -49,6 +51,57 @@ type leading struct {
 	proposals chan *proposal
 	events    chan osdEvent
 	done      chan struct{} // closed when the leadership ends
+
+	// mu guards the newest map this leadership loaded or wrote, which
+	// handlers that must check against the committed map (PGActivate)
+	// read. The leader goroutine alone sets it, after each commit.
+	mu struct {
+		sync.Mutex
+		m       *clustermap.Map // finalized; never changed once set
+		rev     int64           // etcd mod revision of the osdmap key holding m
+		changed chan struct{}   // closed when m is replaced
+	}
+}
+
+// setCommitted publishes m, which the osdmap key holds at revision rev.
+// Only the leader goroutine calls it.
+func (l *leading) setCommitted(m *clustermap.Map, rev int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.mu.rev == rev && l.mu.m != nil {
+		return
+	}
+	l.mu.m, l.mu.rev = m, rev
+	if l.mu.changed != nil {
+		close(l.mu.changed)
+	}
+	l.mu.changed = make(chan struct{})
+}
+
+// committed returns the newest committed map, the revision the osdmap
+// key holds it at, and a channel closed when a newer one is published.
+func (l *leading) committed() (*clustermap.Map, int64, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.mu.m, l.mu.rev, l.mu.changed
+}
+
+// waitCommitted waits until the published map satisfies ok, the
+// leadership ends (ErrStale) or ctx ends, and returns it.
+func (l *leading) waitCommitted(ctx context.Context, ok func(m *clustermap.Map, rev int64) bool) (*clustermap.Map, int64, error) {
+	for {
+		m, rev, changed := l.committed()
+		if ok(m, rev) {
+			return m, rev, nil
+		}
+		select {
+		case <-changed:
+		case <-l.done:
+			return nil, 0, fmt.Errorf("%w: leadership ended", ErrStale)
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("%w: waiting for the leader's next map: %v", ErrStale, ctx.Err())
+		}
+	}
 }
 
 // maxBatch bounds how many queued proposals go into one epoch.
@@ -77,6 +130,7 @@ func (mo *Mon) lead(ctx context.Context, sess *concurrency.Session) error {
 		return fmt.Errorf("mon: the stored map (epoch %d) is invalid: %w", mpb.GetEpoch(), err)
 	}
 	l := &leading{proposals: make(chan *proposal, maxBatch), events: make(chan osdEvent, 4096), done: make(chan struct{})}
+	l.setCommitted(cur, rev)
 	mo.leader.Store(l)
 	defer func() {
 		mo.leader.CompareAndSwap(l, nil)
@@ -134,6 +188,7 @@ func (mo *Mon) lead(ctx context.Context, sess *concurrency.Session) error {
 			continue
 		}
 		cur, rev = next, newRev
+		l.setCommitted(cur, rev)
 	}
 }
 
@@ -239,8 +294,21 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, det *d
 		}
 		return cur, rev, nil
 	}
+	// What the epoch removes goes in its transaction, unless there is
+	// too much of it for one (then it follows the commit).
+	cleanup := mo.st.removedOps(cur, work)
+	inTxn := len(cleanup) <= maxCleanupInTxn
 	cctx, cancel := context.WithTimeout(ctx, mo.cfg.RequestTimeout)
-	newRev, err := mo.st.commit(cctx, rev, el.Key(), el.Rev(), next, inc)
+	var extra []clientv3.Op
+	if inTxn {
+		extra = cleanup
+	}
+	newRev, err := mo.st.commit(cctx, rev, el.Key(), el.Rev(), next, inc, extra)
+	if err == nil && !inTxn {
+		if derr := mo.st.runChunked(cctx, cleanup); derr != nil {
+			mo.log.Warn("deleting the PG records of removed pools and OSDs", "epoch", epoch, "err", derr)
+		}
+	}
 	cancel()
 	if err != nil {
 		mo.log.Warn("epoch not written", "epoch", epoch, "err", err)

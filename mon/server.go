@@ -375,8 +375,13 @@ func (s *service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 	if s.mo.IsLeader() {
 		leader = s.mo.cfg.Name // the observer may not have seen it yet
 	}
-	health, checks := computeHealth(cur, mons)
-	rep := &pb.StatusReply{Fsid: cur.FSID, Epoch: cur.Epoch, Leader: leader, Checks: checks, Health: health}
+	dump, reports, err := s.mo.pgDump(rctx, cur, 0)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	health, checks := computeHealth(cur, mons, dump)
+	rep := &pb.StatusReply{Fsid: cur.FSID, Epoch: cur.Epoch, Leader: leader, Checks: checks, Health: health,
+		Pgs: summarizePGs(cur, dump.GetPgs(), reports, time.Unix(0, dump.GetNowNs()), s.mo.cfg.PGStaleAfter)}
 	for _, m := range mons {
 		rep.Mons = append(rep.Mons, &pb.MonInfo{Name: m.name, Addr: m.addr, Alive: m.alive, Leader: m.name == leader})
 	}

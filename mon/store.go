@@ -23,6 +23,13 @@ import (
 //	mons/<name>     a monitor's address (pb.MonInfo), kept
 //	alive/<name>    present while the monitor's etcd session lives
 //	election/       the leader election (etcd's concurrency recipe)
+//	pghist/<pool>/<seed>
+//	                the last interval the PG was activated in
+//	                (pb.ActiveInterval), written by PGActivate only while
+//	                the map is at the revision it was checked against;
+//	                deleted with the pool
+//	pgstats/<osd>   the OSD's newest PG report and recovery rate (see
+//	                pgReport); deleted with the OSD
 //
 // Epoch numbers in keys are zero-padded to 20 digits, so keys sort as
 // epochs do.
@@ -83,10 +90,11 @@ func (s *store) create(ctx context.Context, m *clustermap.Map) (bool, error) {
 // commit writes next (epoch e) and its incremental in one transaction
 // that succeeds only if the map is still at prevRev and the leader key
 // (leaderKey, created at leaderRev) still exists. It trims incrementals
-// older than the window. It returns the new revision; ErrStale means the
-// guard failed and nothing was written.
+// older than the window, and runs extra (deletions of what the new epoch
+// removed) in the same transaction. It returns the new revision;
+// ErrStale means the guard failed and nothing was written.
 func (s *store) commit(ctx context.Context, prevRev int64, leaderKey string, leaderRev int64,
-	next *pb.OSDMap, inc *pb.OSDMapIncremental) (int64, error) {
+	next *pb.OSDMap, inc *pb.OSDMapIncremental, extra []clientv3.Op) (int64, error) {
 	full, err := proto.Marshal(next)
 	if err != nil {
 		return 0, err
@@ -104,6 +112,7 @@ func (s *store) commit(ctx context.Context, prevRev int64, leaderKey string, lea
 		// key, more after the window shrank.
 		ops = append(ops, clientv3.OpDelete(s.incKey(0), clientv3.WithRange(s.incKey(e-s.incWindow+1))))
 	}
+	ops = append(ops, extra...)
 	resp, err := s.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.ModRevision(s.mapKey()), "=", prevRev),
 			clientv3.Compare(clientv3.CreateRevision(leaderKey), "=", leaderRev)).

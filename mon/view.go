@@ -98,7 +98,10 @@ func (v *view) watch(ctx context.Context, st *store, log *slog.Logger) {
 			continue
 		}
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		for wr := range st.cli.Watch(wctx, st.prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
+		// Only the keys from inc/ to osdmap: PG reports and records
+		// (pghist/, pgstats/ sort after osdmap) change every few seconds
+		// and are none of the view's business.
+		for wr := range st.cli.Watch(wctx, st.incPrefix(), clientv3.WithRange(st.mapKey()+"\x00"), clientv3.WithRev(rev+1)) {
 			if err := wr.Err(); err != nil {
 				log.Warn("map watch ended", "err", err)
 				break

@@ -74,7 +74,1103 @@ func (x OSDSetState_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OSDSetState_State.Descriptor instead.
 func (OSDSetState_State) EnumDescriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{15, 0}
+	return file_mon_proto_rawDescGZIP(), []int{30, 0}
+}
+
+type PGTempRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Osd   int32                  `protobuf:"varint,1,opt,name=osd,proto3" json:"osd,omitempty"`
+	// The epoch the request was computed in.
+	Epoch uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// An entry with no osds clears the PG's pg_temp.
+	PgTemp        []*PGTemp `protobuf:"bytes,3,rep,name=pg_temp,json=pgTemp,proto3" json:"pg_temp,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGTempRequest) Reset() {
+	*x = PGTempRequest{}
+	mi := &file_mon_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGTempRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGTempRequest) ProtoMessage() {}
+
+func (x *PGTempRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGTempRequest.ProtoReflect.Descriptor instead.
+func (*PGTempRequest) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *PGTempRequest) GetOsd() int32 {
+	if x != nil {
+		return x.Osd
+	}
+	return 0
+}
+
+func (x *PGTempRequest) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *PGTempRequest) GetPgTemp() []*PGTemp {
+	if x != nil {
+		return x.PgTemp
+	}
+	return nil
+}
+
+type PGTempReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The epoch that holds the change (0: nothing changed).
+	Epoch         uint64 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGTempReply) Reset() {
+	*x = PGTempReply{}
+	mi := &file_mon_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGTempReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGTempReply) ProtoMessage() {}
+
+func (x *PGTempReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGTempReply.ProtoReflect.Descriptor instead.
+func (*PGTempReply) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *PGTempReply) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+// ActiveInterval is an interval in which a PG was activated: every write
+// acknowledged in it is on every member of acting.
+type ActiveInterval struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pool  int64                  `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Seed  uint32                 `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
+	// clustermap.IntervalDigest of the PG in that interval.
+	Interval uint64 `protobuf:"fixed64,3,opt,name=interval,proto3" json:"interval,omitempty"`
+	// The map epoch the primary activated in.
+	Epoch   uint64  `protobuf:"varint,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Acting  []int32 `protobuf:"varint,5,rep,packed,name=acting,proto3" json:"acting,omitempty"`
+	Primary int32   `protobuf:"varint,6,opt,name=primary,proto3" json:"primary,omitempty"`
+	// When the monitor recorded it.
+	RecordedNs    int64 `protobuf:"varint,7,opt,name=recorded_ns,json=recordedNs,proto3" json:"recorded_ns,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActiveInterval) Reset() {
+	*x = ActiveInterval{}
+	mi := &file_mon_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActiveInterval) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActiveInterval) ProtoMessage() {}
+
+func (x *ActiveInterval) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActiveInterval.ProtoReflect.Descriptor instead.
+func (*ActiveInterval) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ActiveInterval) GetPool() int64 {
+	if x != nil {
+		return x.Pool
+	}
+	return 0
+}
+
+func (x *ActiveInterval) GetSeed() uint32 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+func (x *ActiveInterval) GetInterval() uint64 {
+	if x != nil {
+		return x.Interval
+	}
+	return 0
+}
+
+func (x *ActiveInterval) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *ActiveInterval) GetActing() []int32 {
+	if x != nil {
+		return x.Acting
+	}
+	return nil
+}
+
+func (x *ActiveInterval) GetPrimary() int32 {
+	if x != nil {
+		return x.Primary
+	}
+	return 0
+}
+
+func (x *ActiveInterval) GetRecordedNs() int64 {
+	if x != nil {
+		return x.RecordedNs
+	}
+	return 0
+}
+
+type PGActivateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Osd           int32                  `protobuf:"varint,1,opt,name=osd,proto3" json:"osd,omitempty"`
+	Intervals     []*ActiveInterval      `protobuf:"bytes,2,rep,name=intervals,proto3" json:"intervals,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGActivateRequest) Reset() {
+	*x = PGActivateRequest{}
+	mi := &file_mon_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGActivateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGActivateRequest) ProtoMessage() {}
+
+func (x *PGActivateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGActivateRequest.ProtoReflect.Descriptor instead.
+func (*PGActivateRequest) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PGActivateRequest) GetOsd() int32 {
+	if x != nil {
+		return x.Osd
+	}
+	return 0
+}
+
+func (x *PGActivateRequest) GetIntervals() []*ActiveInterval {
+	if x != nil {
+		return x.Intervals
+	}
+	return nil
+}
+
+type PGActivateReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per request interval: recorded (true) or stale (false).
+	Accepted []bool `protobuf:"varint,1,rep,packed,name=accepted,proto3" json:"accepted,omitempty"`
+	// The monitor's epoch.
+	Epoch         uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGActivateReply) Reset() {
+	*x = PGActivateReply{}
+	mi := &file_mon_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGActivateReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGActivateReply) ProtoMessage() {}
+
+func (x *PGActivateReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGActivateReply.ProtoReflect.Descriptor instead.
+func (*PGActivateReply) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *PGActivateReply) GetAccepted() []bool {
+	if x != nil {
+		return x.Accepted
+	}
+	return nil
+}
+
+func (x *PGActivateReply) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+type PGRef struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          int64                  `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Seed          uint32                 `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGRef) Reset() {
+	*x = PGRef{}
+	mi := &file_mon_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGRef) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGRef) ProtoMessage() {}
+
+func (x *PGRef) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGRef.ProtoReflect.Descriptor instead.
+func (*PGRef) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PGRef) GetPool() int64 {
+	if x != nil {
+		return x.Pool
+	}
+	return 0
+}
+
+func (x *PGRef) GetSeed() uint32 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+type PGHistoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pgs           []*PGRef               `protobuf:"bytes,1,rep,name=pgs,proto3" json:"pgs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGHistoryRequest) Reset() {
+	*x = PGHistoryRequest{}
+	mi := &file_mon_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGHistoryRequest) ProtoMessage() {}
+
+func (x *PGHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGHistoryRequest.ProtoReflect.Descriptor instead.
+func (*PGHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PGHistoryRequest) GetPgs() []*PGRef {
+	if x != nil {
+		return x.Pgs
+	}
+	return nil
+}
+
+type PGHistoryReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per requested PG, in order; epoch 0 when the PG was never
+	// activated.
+	LastActive    []*ActiveInterval `protobuf:"bytes,1,rep,name=last_active,json=lastActive,proto3" json:"last_active,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGHistoryReply) Reset() {
+	*x = PGHistoryReply{}
+	mi := &file_mon_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGHistoryReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGHistoryReply) ProtoMessage() {}
+
+func (x *PGHistoryReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGHistoryReply.ProtoReflect.Descriptor instead.
+func (*PGHistoryReply) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PGHistoryReply) GetLastActive() []*ActiveInterval {
+	if x != nil {
+		return x.LastActive
+	}
+	return nil
+}
+
+type PGStatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Osd           int32                  `protobuf:"varint,1,opt,name=osd,proto3" json:"osd,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Pgs           []*PGStatEntry         `protobuf:"bytes,3,rep,name=pgs,proto3" json:"pgs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGStatsRequest) Reset() {
+	*x = PGStatsRequest{}
+	mi := &file_mon_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGStatsRequest) ProtoMessage() {}
+
+func (x *PGStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGStatsRequest.ProtoReflect.Descriptor instead.
+func (*PGStatsRequest) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PGStatsRequest) GetOsd() int32 {
+	if x != nil {
+		return x.Osd
+	}
+	return 0
+}
+
+func (x *PGStatsRequest) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *PGStatsRequest) GetPgs() []*PGStatEntry {
+	if x != nil {
+		return x.Pgs
+	}
+	return nil
+}
+
+type PGStatsReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGStatsReply) Reset() {
+	*x = PGStatsReply{}
+	mi := &file_mon_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGStatsReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGStatsReply) ProtoMessage() {}
+
+func (x *PGStatsReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGStatsReply.ProtoReflect.Descriptor instead.
+func (*PGStatsReply) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{9}
+}
+
+type InconsistentObject struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Oid   string                 `protobuf:"bytes,1,opt,name=oid,proto3" json:"oid,omitempty"`
+	// What differs, one line per finding ("osd.2: data digest ...").
+	Errors        []string `protobuf:"bytes,2,rep,name=errors,proto3" json:"errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InconsistentObject) Reset() {
+	*x = InconsistentObject{}
+	mi := &file_mon_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InconsistentObject) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InconsistentObject) ProtoMessage() {}
+
+func (x *InconsistentObject) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InconsistentObject.ProtoReflect.Descriptor instead.
+func (*InconsistentObject) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *InconsistentObject) GetOid() string {
+	if x != nil {
+		return x.Oid
+	}
+	return ""
+}
+
+func (x *InconsistentObject) GetErrors() []string {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+// PGStatEntry is a PG as its primary reports it.
+type PGStatEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pool  int64                  `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Seed  uint32                 `protobuf:"varint,2,opt,name=seed,proto3" json:"seed,omitempty"`
+	// Ceph-style state: "active+clean", "active+undersized+degraded",
+	// "peering", "incomplete", ...
+	State   string  `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	Up      []int32 `protobuf:"varint,4,rep,packed,name=up,proto3" json:"up,omitempty"`
+	Acting  []int32 `protobuf:"varint,5,rep,packed,name=acting,proto3" json:"acting,omitempty"`
+	Primary int32   `protobuf:"varint,6,opt,name=primary,proto3" json:"primary,omitempty"`
+	// The epoch the current interval began in.
+	IntervalEpoch uint64 `protobuf:"varint,7,opt,name=interval_epoch,json=intervalEpoch,proto3" json:"interval_epoch,omitempty"`
+	Objects       uint64 `protobuf:"varint,8,opt,name=objects,proto3" json:"objects,omitempty"`
+	Bytes         uint64 `protobuf:"varint,9,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// Object copies missing from acting members, or absent because acting
+	// is smaller than size.
+	DegradedObjects uint64 `protobuf:"varint,10,opt,name=degraded_objects,json=degradedObjects,proto3" json:"degraded_objects,omitempty"`
+	// Object copies that are not yet where the up set wants them.
+	MisplacedObjects uint64 `protobuf:"varint,11,opt,name=misplaced_objects,json=misplacedObjects,proto3" json:"misplaced_objects,omitempty"`
+	// Objects no reachable member holds at their newest version.
+	UnfoundObjects uint64 `protobuf:"varint,12,opt,name=unfound_objects,json=unfoundObjects,proto3" json:"unfound_objects,omitempty"`
+	// Bytes recovery and backfill still have to copy.
+	RecoveryBytesLeft uint64 `protobuf:"varint,13,opt,name=recovery_bytes_left,json=recoveryBytesLeft,proto3" json:"recovery_bytes_left,omitempty"`
+	// Counters since the primary took the PG: bytes and objects copied.
+	RecoveredBytes    uint64 `protobuf:"varint,14,opt,name=recovered_bytes,json=recoveredBytes,proto3" json:"recovered_bytes,omitempty"`
+	RecoveredObjects  uint64 `protobuf:"varint,15,opt,name=recovered_objects,json=recoveredObjects,proto3" json:"recovered_objects,omitempty"`
+	LastUpdateEpoch   uint64 `protobuf:"varint,16,opt,name=last_update_epoch,json=lastUpdateEpoch,proto3" json:"last_update_epoch,omitempty"`
+	LastUpdateVersion uint64 `protobuf:"varint,17,opt,name=last_update_version,json=lastUpdateVersion,proto3" json:"last_update_version,omitempty"`
+	LastScrubNs       int64  `protobuf:"varint,18,opt,name=last_scrub_ns,json=lastScrubNs,proto3" json:"last_scrub_ns,omitempty"`
+	LastDeepScrubNs   int64  `protobuf:"varint,19,opt,name=last_deep_scrub_ns,json=lastDeepScrubNs,proto3" json:"last_deep_scrub_ns,omitempty"`
+	ScrubErrors       uint64 `protobuf:"varint,20,opt,name=scrub_errors,json=scrubErrors,proto3" json:"scrub_errors,omitempty"`
+	// Bounded list of what the last scrub found.
+	Inconsistent []*InconsistentObject `protobuf:"bytes,21,rep,name=inconsistent,proto3" json:"inconsistent,omitempty"`
+	// Since when the PG is in this state.
+	StateSinceNs int64 `protobuf:"varint,22,opt,name=state_since_ns,json=stateSinceNs,proto3" json:"state_since_ns,omitempty"`
+	// Set by the monitor: who reported, and when.
+	Reporter   int32 `protobuf:"varint,23,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	ReportedNs int64 `protobuf:"varint,24,opt,name=reported_ns,json=reportedNs,proto3" json:"reported_ns,omitempty"`
+	// Why the PG is not active, in words (empty when active).
+	BlockedBy     string `protobuf:"bytes,25,opt,name=blocked_by,json=blockedBy,proto3" json:"blocked_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGStatEntry) Reset() {
+	*x = PGStatEntry{}
+	mi := &file_mon_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGStatEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGStatEntry) ProtoMessage() {}
+
+func (x *PGStatEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGStatEntry.ProtoReflect.Descriptor instead.
+func (*PGStatEntry) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *PGStatEntry) GetPool() int64 {
+	if x != nil {
+		return x.Pool
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetSeed() uint32 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *PGStatEntry) GetUp() []int32 {
+	if x != nil {
+		return x.Up
+	}
+	return nil
+}
+
+func (x *PGStatEntry) GetActing() []int32 {
+	if x != nil {
+		return x.Acting
+	}
+	return nil
+}
+
+func (x *PGStatEntry) GetPrimary() int32 {
+	if x != nil {
+		return x.Primary
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetIntervalEpoch() uint64 {
+	if x != nil {
+		return x.IntervalEpoch
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetObjects() uint64 {
+	if x != nil {
+		return x.Objects
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetDegradedObjects() uint64 {
+	if x != nil {
+		return x.DegradedObjects
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetMisplacedObjects() uint64 {
+	if x != nil {
+		return x.MisplacedObjects
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetUnfoundObjects() uint64 {
+	if x != nil {
+		return x.UnfoundObjects
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetRecoveryBytesLeft() uint64 {
+	if x != nil {
+		return x.RecoveryBytesLeft
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetRecoveredBytes() uint64 {
+	if x != nil {
+		return x.RecoveredBytes
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetRecoveredObjects() uint64 {
+	if x != nil {
+		return x.RecoveredObjects
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetLastUpdateEpoch() uint64 {
+	if x != nil {
+		return x.LastUpdateEpoch
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetLastUpdateVersion() uint64 {
+	if x != nil {
+		return x.LastUpdateVersion
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetLastScrubNs() int64 {
+	if x != nil {
+		return x.LastScrubNs
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetLastDeepScrubNs() int64 {
+	if x != nil {
+		return x.LastDeepScrubNs
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetScrubErrors() uint64 {
+	if x != nil {
+		return x.ScrubErrors
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetInconsistent() []*InconsistentObject {
+	if x != nil {
+		return x.Inconsistent
+	}
+	return nil
+}
+
+func (x *PGStatEntry) GetStateSinceNs() int64 {
+	if x != nil {
+		return x.StateSinceNs
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetReporter() int32 {
+	if x != nil {
+		return x.Reporter
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetReportedNs() int64 {
+	if x != nil {
+		return x.ReportedNs
+	}
+	return 0
+}
+
+func (x *PGStatEntry) GetBlockedBy() string {
+	if x != nil {
+		return x.BlockedBy
+	}
+	return ""
+}
+
+type PGDumpRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0: all pools.
+	Pool          int64 `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGDumpRequest) Reset() {
+	*x = PGDumpRequest{}
+	mi := &file_mon_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGDumpRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGDumpRequest) ProtoMessage() {}
+
+func (x *PGDumpRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGDumpRequest.ProtoReflect.Descriptor instead.
+func (*PGDumpRequest) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *PGDumpRequest) GetPool() int64 {
+	if x != nil {
+		return x.Pool
+	}
+	return 0
+}
+
+type PGDumpReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Epoch uint64                 `protobuf:"varint,1,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The monitor's clock when it answered.
+	NowNs int64 `protobuf:"varint,2,opt,name=now_ns,json=nowNs,proto3" json:"now_ns,omitempty"`
+	// Every PG of the map: the newest report, or state "unknown" (never
+	// reported) or "stale" (the reporter is down or silent).
+	Pgs           []*PGStatEntry `protobuf:"bytes,3,rep,name=pgs,proto3" json:"pgs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGDumpReply) Reset() {
+	*x = PGDumpReply{}
+	mi := &file_mon_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGDumpReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGDumpReply) ProtoMessage() {}
+
+func (x *PGDumpReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGDumpReply.ProtoReflect.Descriptor instead.
+func (*PGDumpReply) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *PGDumpReply) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *PGDumpReply) GetNowNs() int64 {
+	if x != nil {
+		return x.NowNs
+	}
+	return 0
+}
+
+func (x *PGDumpReply) GetPgs() []*PGStatEntry {
+	if x != nil {
+		return x.Pgs
+	}
+	return nil
+}
+
+// PGSummary condenses every PG for status.
+type PGSummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pgs   uint32                 `protobuf:"varint,1,opt,name=pgs,proto3" json:"pgs,omitempty"`
+	// PG count per state string.
+	States          map[string]uint32 `protobuf:"bytes,2,rep,name=states,proto3" json:"states,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Objects         uint64            `protobuf:"varint,3,opt,name=objects,proto3" json:"objects,omitempty"`
+	Bytes           uint64            `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	DegradedObjects uint64            `protobuf:"varint,5,opt,name=degraded_objects,json=degradedObjects,proto3" json:"degraded_objects,omitempty"`
+	// Object copies the pools want (objects × size): degraded_objects is
+	// out of this.
+	ObjectCopies      uint64 `protobuf:"varint,6,opt,name=object_copies,json=objectCopies,proto3" json:"object_copies,omitempty"`
+	MisplacedObjects  uint64 `protobuf:"varint,7,opt,name=misplaced_objects,json=misplacedObjects,proto3" json:"misplaced_objects,omitempty"`
+	UnfoundObjects    uint64 `protobuf:"varint,8,opt,name=unfound_objects,json=unfoundObjects,proto3" json:"unfound_objects,omitempty"`
+	RecoveryBytesLeft uint64 `protobuf:"varint,9,opt,name=recovery_bytes_left,json=recoveryBytesLeft,proto3" json:"recovery_bytes_left,omitempty"`
+	// Recovery rate over the last reports, bytes and objects per second.
+	RecoveryBytesPerSec   float64 `protobuf:"fixed64,10,opt,name=recovery_bytes_per_sec,json=recoveryBytesPerSec,proto3" json:"recovery_bytes_per_sec,omitempty"`
+	RecoveryObjectsPerSec float64 `protobuf:"fixed64,11,opt,name=recovery_objects_per_sec,json=recoveryObjectsPerSec,proto3" json:"recovery_objects_per_sec,omitempty"`
+	ScrubErrors           uint64  `protobuf:"varint,12,opt,name=scrub_errors,json=scrubErrors,proto3" json:"scrub_errors,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *PGSummary) Reset() {
+	*x = PGSummary{}
+	mi := &file_mon_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGSummary) ProtoMessage() {}
+
+func (x *PGSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGSummary.ProtoReflect.Descriptor instead.
+func (*PGSummary) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *PGSummary) GetPgs() uint32 {
+	if x != nil {
+		return x.Pgs
+	}
+	return 0
+}
+
+func (x *PGSummary) GetStates() map[string]uint32 {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *PGSummary) GetObjects() uint64 {
+	if x != nil {
+		return x.Objects
+	}
+	return 0
+}
+
+func (x *PGSummary) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *PGSummary) GetDegradedObjects() uint64 {
+	if x != nil {
+		return x.DegradedObjects
+	}
+	return 0
+}
+
+func (x *PGSummary) GetObjectCopies() uint64 {
+	if x != nil {
+		return x.ObjectCopies
+	}
+	return 0
+}
+
+func (x *PGSummary) GetMisplacedObjects() uint64 {
+	if x != nil {
+		return x.MisplacedObjects
+	}
+	return 0
+}
+
+func (x *PGSummary) GetUnfoundObjects() uint64 {
+	if x != nil {
+		return x.UnfoundObjects
+	}
+	return 0
+}
+
+func (x *PGSummary) GetRecoveryBytesLeft() uint64 {
+	if x != nil {
+		return x.RecoveryBytesLeft
+	}
+	return 0
+}
+
+func (x *PGSummary) GetRecoveryBytesPerSec() float64 {
+	if x != nil {
+		return x.RecoveryBytesPerSec
+	}
+	return 0
+}
+
+func (x *PGSummary) GetRecoveryObjectsPerSec() float64 {
+	if x != nil {
+		return x.RecoveryObjectsPerSec
+	}
+	return 0
+}
+
+func (x *PGSummary) GetScrubErrors() uint64 {
+	if x != nil {
+		return x.ScrubErrors
+	}
+	return 0
 }
 
 type GetMapRequest struct {
@@ -86,7 +1182,7 @@ type GetMapRequest struct {
 
 func (x *GetMapRequest) Reset() {
 	*x = GetMapRequest{}
-	mi := &file_mon_proto_msgTypes[0]
+	mi := &file_mon_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -98,7 +1194,7 @@ func (x *GetMapRequest) String() string {
 func (*GetMapRequest) ProtoMessage() {}
 
 func (x *GetMapRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[0]
+	mi := &file_mon_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -111,7 +1207,7 @@ func (x *GetMapRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMapRequest.ProtoReflect.Descriptor instead.
 func (*GetMapRequest) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{0}
+	return file_mon_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetMapRequest) GetEpoch() uint64 {
@@ -130,7 +1226,7 @@ type GetMapReply struct {
 
 func (x *GetMapReply) Reset() {
 	*x = GetMapReply{}
-	mi := &file_mon_proto_msgTypes[1]
+	mi := &file_mon_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -142,7 +1238,7 @@ func (x *GetMapReply) String() string {
 func (*GetMapReply) ProtoMessage() {}
 
 func (x *GetMapReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[1]
+	mi := &file_mon_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -155,7 +1251,7 @@ func (x *GetMapReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMapReply.ProtoReflect.Descriptor instead.
 func (*GetMapReply) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{1}
+	return file_mon_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetMapReply) GetMap() *OSDMap {
@@ -175,7 +1271,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_mon_proto_msgTypes[2]
+	mi := &file_mon_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -187,7 +1283,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[2]
+	mi := &file_mon_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -200,7 +1296,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{2}
+	return file_mon_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *SubscribeRequest) GetFromEpoch() uint64 {
@@ -223,7 +1319,7 @@ type MapUpdate struct {
 
 func (x *MapUpdate) Reset() {
 	*x = MapUpdate{}
-	mi := &file_mon_proto_msgTypes[3]
+	mi := &file_mon_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -235,7 +1331,7 @@ func (x *MapUpdate) String() string {
 func (*MapUpdate) ProtoMessage() {}
 
 func (x *MapUpdate) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[3]
+	mi := &file_mon_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -248,7 +1344,7 @@ func (x *MapUpdate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MapUpdate.ProtoReflect.Descriptor instead.
 func (*MapUpdate) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{3}
+	return file_mon_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *MapUpdate) GetUpdate() isMapUpdate_Update {
@@ -308,7 +1404,7 @@ type OSDCreateRequest struct {
 
 func (x *OSDCreateRequest) Reset() {
 	*x = OSDCreateRequest{}
-	mi := &file_mon_proto_msgTypes[4]
+	mi := &file_mon_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -320,7 +1416,7 @@ func (x *OSDCreateRequest) String() string {
 func (*OSDCreateRequest) ProtoMessage() {}
 
 func (x *OSDCreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[4]
+	mi := &file_mon_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -333,7 +1429,7 @@ func (x *OSDCreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDCreateRequest.ProtoReflect.Descriptor instead.
 func (*OSDCreateRequest) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{4}
+	return file_mon_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *OSDCreateRequest) GetUuid() string {
@@ -374,7 +1470,7 @@ type OSDCreateReply struct {
 
 func (x *OSDCreateReply) Reset() {
 	*x = OSDCreateReply{}
-	mi := &file_mon_proto_msgTypes[5]
+	mi := &file_mon_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -386,7 +1482,7 @@ func (x *OSDCreateReply) String() string {
 func (*OSDCreateReply) ProtoMessage() {}
 
 func (x *OSDCreateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[5]
+	mi := &file_mon_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -399,7 +1495,7 @@ func (x *OSDCreateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDCreateReply.ProtoReflect.Descriptor instead.
 func (*OSDCreateReply) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{5}
+	return file_mon_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *OSDCreateReply) GetId() int32 {
@@ -428,7 +1524,7 @@ type OSDBootRequest struct {
 
 func (x *OSDBootRequest) Reset() {
 	*x = OSDBootRequest{}
-	mi := &file_mon_proto_msgTypes[6]
+	mi := &file_mon_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -440,7 +1536,7 @@ func (x *OSDBootRequest) String() string {
 func (*OSDBootRequest) ProtoMessage() {}
 
 func (x *OSDBootRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[6]
+	mi := &file_mon_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -453,7 +1549,7 @@ func (x *OSDBootRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDBootRequest.ProtoReflect.Descriptor instead.
 func (*OSDBootRequest) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{6}
+	return file_mon_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *OSDBootRequest) GetId() int32 {
@@ -487,7 +1583,7 @@ type OSDBootReply struct {
 
 func (x *OSDBootReply) Reset() {
 	*x = OSDBootReply{}
-	mi := &file_mon_proto_msgTypes[7]
+	mi := &file_mon_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -499,7 +1595,7 @@ func (x *OSDBootReply) String() string {
 func (*OSDBootReply) ProtoMessage() {}
 
 func (x *OSDBootReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[7]
+	mi := &file_mon_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -512,7 +1608,7 @@ func (x *OSDBootReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDBootReply.ProtoReflect.Descriptor instead.
 func (*OSDBootReply) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{7}
+	return file_mon_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *OSDBootReply) GetEpoch() uint64 {
@@ -533,7 +1629,7 @@ type BeaconRequest struct {
 
 func (x *BeaconRequest) Reset() {
 	*x = BeaconRequest{}
-	mi := &file_mon_proto_msgTypes[8]
+	mi := &file_mon_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +1641,7 @@ func (x *BeaconRequest) String() string {
 func (*BeaconRequest) ProtoMessage() {}
 
 func (x *BeaconRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[8]
+	mi := &file_mon_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +1654,7 @@ func (x *BeaconRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeaconRequest.ProtoReflect.Descriptor instead.
 func (*BeaconRequest) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{8}
+	return file_mon_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BeaconRequest) GetId() int32 {
@@ -585,7 +1681,7 @@ type BeaconReply struct {
 
 func (x *BeaconReply) Reset() {
 	*x = BeaconReply{}
-	mi := &file_mon_proto_msgTypes[9]
+	mi := &file_mon_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -597,7 +1693,7 @@ func (x *BeaconReply) String() string {
 func (*BeaconReply) ProtoMessage() {}
 
 func (x *BeaconReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[9]
+	mi := &file_mon_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -610,7 +1706,7 @@ func (x *BeaconReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeaconReply.ProtoReflect.Descriptor instead.
 func (*BeaconReply) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{9}
+	return file_mon_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *BeaconReply) GetEpoch() uint64 {
@@ -636,7 +1732,7 @@ type FailureReportRequest struct {
 
 func (x *FailureReportRequest) Reset() {
 	*x = FailureReportRequest{}
-	mi := &file_mon_proto_msgTypes[10]
+	mi := &file_mon_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +1744,7 @@ func (x *FailureReportRequest) String() string {
 func (*FailureReportRequest) ProtoMessage() {}
 
 func (x *FailureReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[10]
+	mi := &file_mon_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +1757,7 @@ func (x *FailureReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailureReportRequest.ProtoReflect.Descriptor instead.
 func (*FailureReportRequest) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{10}
+	return file_mon_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FailureReportRequest) GetTarget() int32 {
@@ -700,7 +1796,7 @@ type FailureReportReply struct {
 
 func (x *FailureReportReply) Reset() {
 	*x = FailureReportReply{}
-	mi := &file_mon_proto_msgTypes[11]
+	mi := &file_mon_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +1808,7 @@ func (x *FailureReportReply) String() string {
 func (*FailureReportReply) ProtoMessage() {}
 
 func (x *FailureReportReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[11]
+	mi := &file_mon_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,7 +1821,7 @@ func (x *FailureReportReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailureReportReply.ProtoReflect.Descriptor instead.
 func (*FailureReportReply) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{11}
+	return file_mon_proto_rawDescGZIP(), []int{26}
 }
 
 type OSDShutdownRequest struct {
@@ -738,7 +1834,7 @@ type OSDShutdownRequest struct {
 
 func (x *OSDShutdownRequest) Reset() {
 	*x = OSDShutdownRequest{}
-	mi := &file_mon_proto_msgTypes[12]
+	mi := &file_mon_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -750,7 +1846,7 @@ func (x *OSDShutdownRequest) String() string {
 func (*OSDShutdownRequest) ProtoMessage() {}
 
 func (x *OSDShutdownRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[12]
+	mi := &file_mon_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -763,7 +1859,7 @@ func (x *OSDShutdownRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDShutdownRequest.ProtoReflect.Descriptor instead.
 func (*OSDShutdownRequest) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{12}
+	return file_mon_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *OSDShutdownRequest) GetId() int32 {
@@ -790,7 +1886,7 @@ type OSDShutdownReply struct {
 
 func (x *OSDShutdownReply) Reset() {
 	*x = OSDShutdownReply{}
-	mi := &file_mon_proto_msgTypes[13]
+	mi := &file_mon_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -802,7 +1898,7 @@ func (x *OSDShutdownReply) String() string {
 func (*OSDShutdownReply) ProtoMessage() {}
 
 func (x *OSDShutdownReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[13]
+	mi := &file_mon_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -815,7 +1911,7 @@ func (x *OSDShutdownReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDShutdownReply.ProtoReflect.Descriptor instead.
 func (*OSDShutdownReply) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{13}
+	return file_mon_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *OSDShutdownReply) GetEpoch() uint64 {
@@ -856,7 +1952,7 @@ type CommandRequest struct {
 
 func (x *CommandRequest) Reset() {
 	*x = CommandRequest{}
-	mi := &file_mon_proto_msgTypes[14]
+	mi := &file_mon_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -868,7 +1964,7 @@ func (x *CommandRequest) String() string {
 func (*CommandRequest) ProtoMessage() {}
 
 func (x *CommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[14]
+	mi := &file_mon_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -881,7 +1977,7 @@ func (x *CommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandRequest.ProtoReflect.Descriptor instead.
 func (*CommandRequest) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{14}
+	return file_mon_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CommandRequest) GetDryRun() bool {
@@ -1144,7 +2240,7 @@ type OSDSetState struct {
 
 func (x *OSDSetState) Reset() {
 	*x = OSDSetState{}
-	mi := &file_mon_proto_msgTypes[15]
+	mi := &file_mon_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1156,7 +2252,7 @@ func (x *OSDSetState) String() string {
 func (*OSDSetState) ProtoMessage() {}
 
 func (x *OSDSetState) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[15]
+	mi := &file_mon_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1169,7 +2265,7 @@ func (x *OSDSetState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDSetState.ProtoReflect.Descriptor instead.
 func (*OSDSetState) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{15}
+	return file_mon_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *OSDSetState) GetIds() []int32 {
@@ -1197,7 +2293,7 @@ type OSDReweight struct {
 
 func (x *OSDReweight) Reset() {
 	*x = OSDReweight{}
-	mi := &file_mon_proto_msgTypes[16]
+	mi := &file_mon_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1209,7 +2305,7 @@ func (x *OSDReweight) String() string {
 func (*OSDReweight) ProtoMessage() {}
 
 func (x *OSDReweight) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[16]
+	mi := &file_mon_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1222,7 +2318,7 @@ func (x *OSDReweight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDReweight.ProtoReflect.Descriptor instead.
 func (*OSDReweight) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{16}
+	return file_mon_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *OSDReweight) GetId() int32 {
@@ -1248,7 +2344,7 @@ type OSDRemove struct {
 
 func (x *OSDRemove) Reset() {
 	*x = OSDRemove{}
-	mi := &file_mon_proto_msgTypes[17]
+	mi := &file_mon_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1260,7 +2356,7 @@ func (x *OSDRemove) String() string {
 func (*OSDRemove) ProtoMessage() {}
 
 func (x *OSDRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[17]
+	mi := &file_mon_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1273,7 +2369,7 @@ func (x *OSDRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDRemove.ProtoReflect.Descriptor instead.
 func (*OSDRemove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{17}
+	return file_mon_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *OSDRemove) GetIds() []int32 {
@@ -1294,7 +2390,7 @@ type CrushReweight struct {
 
 func (x *CrushReweight) Reset() {
 	*x = CrushReweight{}
-	mi := &file_mon_proto_msgTypes[18]
+	mi := &file_mon_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1306,7 +2402,7 @@ func (x *CrushReweight) String() string {
 func (*CrushReweight) ProtoMessage() {}
 
 func (x *CrushReweight) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[18]
+	mi := &file_mon_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1319,7 +2415,7 @@ func (x *CrushReweight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrushReweight.ProtoReflect.Descriptor instead.
 func (*CrushReweight) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{18}
+	return file_mon_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CrushReweight) GetName() string {
@@ -1347,7 +2443,7 @@ type CrushMove struct {
 
 func (x *CrushMove) Reset() {
 	*x = CrushMove{}
-	mi := &file_mon_proto_msgTypes[19]
+	mi := &file_mon_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +2455,7 @@ func (x *CrushMove) String() string {
 func (*CrushMove) ProtoMessage() {}
 
 func (x *CrushMove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[19]
+	mi := &file_mon_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +2468,7 @@ func (x *CrushMove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrushMove.ProtoReflect.Descriptor instead.
 func (*CrushMove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{19}
+	return file_mon_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CrushMove) GetName() string {
@@ -1400,7 +2496,7 @@ type CrushAddBucket struct {
 
 func (x *CrushAddBucket) Reset() {
 	*x = CrushAddBucket{}
-	mi := &file_mon_proto_msgTypes[20]
+	mi := &file_mon_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +2508,7 @@ func (x *CrushAddBucket) String() string {
 func (*CrushAddBucket) ProtoMessage() {}
 
 func (x *CrushAddBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[20]
+	mi := &file_mon_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +2521,7 @@ func (x *CrushAddBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrushAddBucket.ProtoReflect.Descriptor instead.
 func (*CrushAddBucket) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{20}
+	return file_mon_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CrushAddBucket) GetName() string {
@@ -1459,7 +2555,7 @@ type FlagChange struct {
 
 func (x *FlagChange) Reset() {
 	*x = FlagChange{}
-	mi := &file_mon_proto_msgTypes[21]
+	mi := &file_mon_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1471,7 +2567,7 @@ func (x *FlagChange) String() string {
 func (*FlagChange) ProtoMessage() {}
 
 func (x *FlagChange) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[21]
+	mi := &file_mon_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1484,7 +2580,7 @@ func (x *FlagChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlagChange.ProtoReflect.Descriptor instead.
 func (*FlagChange) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{21}
+	return file_mon_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FlagChange) GetFlag() string {
@@ -1517,7 +2613,7 @@ type RuleCreate struct {
 
 func (x *RuleCreate) Reset() {
 	*x = RuleCreate{}
-	mi := &file_mon_proto_msgTypes[22]
+	mi := &file_mon_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1529,7 +2625,7 @@ func (x *RuleCreate) String() string {
 func (*RuleCreate) ProtoMessage() {}
 
 func (x *RuleCreate) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[22]
+	mi := &file_mon_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1542,7 +2638,7 @@ func (x *RuleCreate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleCreate.ProtoReflect.Descriptor instead.
 func (*RuleCreate) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{22}
+	return file_mon_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RuleCreate) GetName() string {
@@ -1596,7 +2692,7 @@ type RuleRemove struct {
 
 func (x *RuleRemove) Reset() {
 	*x = RuleRemove{}
-	mi := &file_mon_proto_msgTypes[23]
+	mi := &file_mon_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +2704,7 @@ func (x *RuleRemove) String() string {
 func (*RuleRemove) ProtoMessage() {}
 
 func (x *RuleRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[23]
+	mi := &file_mon_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +2717,7 @@ func (x *RuleRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleRemove.ProtoReflect.Descriptor instead.
 func (*RuleRemove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{23}
+	return file_mon_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RuleRemove) GetName() string {
@@ -1643,7 +2739,7 @@ type ECProfileSet struct {
 
 func (x *ECProfileSet) Reset() {
 	*x = ECProfileSet{}
-	mi := &file_mon_proto_msgTypes[24]
+	mi := &file_mon_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1655,7 +2751,7 @@ func (x *ECProfileSet) String() string {
 func (*ECProfileSet) ProtoMessage() {}
 
 func (x *ECProfileSet) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[24]
+	mi := &file_mon_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1668,7 +2764,7 @@ func (x *ECProfileSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ECProfileSet.ProtoReflect.Descriptor instead.
 func (*ECProfileSet) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{24}
+	return file_mon_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ECProfileSet) GetName() string {
@@ -1701,7 +2797,7 @@ type ECProfileRemove struct {
 
 func (x *ECProfileRemove) Reset() {
 	*x = ECProfileRemove{}
-	mi := &file_mon_proto_msgTypes[25]
+	mi := &file_mon_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +2809,7 @@ func (x *ECProfileRemove) String() string {
 func (*ECProfileRemove) ProtoMessage() {}
 
 func (x *ECProfileRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[25]
+	mi := &file_mon_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +2822,7 @@ func (x *ECProfileRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ECProfileRemove.ProtoReflect.Descriptor instead.
 func (*ECProfileRemove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{25}
+	return file_mon_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ECProfileRemove) GetName() string {
@@ -1755,7 +2851,7 @@ type PoolCreate struct {
 
 func (x *PoolCreate) Reset() {
 	*x = PoolCreate{}
-	mi := &file_mon_proto_msgTypes[26]
+	mi := &file_mon_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +2863,7 @@ func (x *PoolCreate) String() string {
 func (*PoolCreate) ProtoMessage() {}
 
 func (x *PoolCreate) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[26]
+	mi := &file_mon_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +2876,7 @@ func (x *PoolCreate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolCreate.ProtoReflect.Descriptor instead.
 func (*PoolCreate) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{26}
+	return file_mon_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PoolCreate) GetName() string {
@@ -1844,7 +2940,7 @@ type PoolSet struct {
 
 func (x *PoolSet) Reset() {
 	*x = PoolSet{}
-	mi := &file_mon_proto_msgTypes[27]
+	mi := &file_mon_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1856,7 +2952,7 @@ func (x *PoolSet) String() string {
 func (*PoolSet) ProtoMessage() {}
 
 func (x *PoolSet) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[27]
+	mi := &file_mon_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1869,7 +2965,7 @@ func (x *PoolSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolSet.ProtoReflect.Descriptor instead.
 func (*PoolSet) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{27}
+	return file_mon_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PoolSet) GetName() string {
@@ -1902,7 +2998,7 @@ type PoolRemove struct {
 
 func (x *PoolRemove) Reset() {
 	*x = PoolRemove{}
-	mi := &file_mon_proto_msgTypes[28]
+	mi := &file_mon_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1914,7 +3010,7 @@ func (x *PoolRemove) String() string {
 func (*PoolRemove) ProtoMessage() {}
 
 func (x *PoolRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[28]
+	mi := &file_mon_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1927,7 +3023,7 @@ func (x *PoolRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolRemove.ProtoReflect.Descriptor instead.
 func (*PoolRemove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{28}
+	return file_mon_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PoolRemove) GetName() string {
@@ -1947,7 +3043,7 @@ type SetCrushMap struct {
 
 func (x *SetCrushMap) Reset() {
 	*x = SetCrushMap{}
-	mi := &file_mon_proto_msgTypes[29]
+	mi := &file_mon_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1959,7 +3055,7 @@ func (x *SetCrushMap) String() string {
 func (*SetCrushMap) ProtoMessage() {}
 
 func (x *SetCrushMap) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[29]
+	mi := &file_mon_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1972,7 +3068,7 @@ func (x *SetCrushMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetCrushMap.ProtoReflect.Descriptor instead.
 func (*SetCrushMap) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{29}
+	return file_mon_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SetCrushMap) GetText() string {
@@ -1998,7 +3094,7 @@ type CommandReply struct {
 
 func (x *CommandReply) Reset() {
 	*x = CommandReply{}
-	mi := &file_mon_proto_msgTypes[30]
+	mi := &file_mon_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2010,7 +3106,7 @@ func (x *CommandReply) String() string {
 func (*CommandReply) ProtoMessage() {}
 
 func (x *CommandReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[30]
+	mi := &file_mon_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2023,7 +3119,7 @@ func (x *CommandReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandReply.ProtoReflect.Descriptor instead.
 func (*CommandReply) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{30}
+	return file_mon_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CommandReply) GetEpoch() uint64 {
@@ -2066,7 +3162,7 @@ type Movement struct {
 
 func (x *Movement) Reset() {
 	*x = Movement{}
-	mi := &file_mon_proto_msgTypes[31]
+	mi := &file_mon_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2078,7 +3174,7 @@ func (x *Movement) String() string {
 func (*Movement) ProtoMessage() {}
 
 func (x *Movement) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[31]
+	mi := &file_mon_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2091,7 +3187,7 @@ func (x *Movement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Movement.ProtoReflect.Descriptor instead.
 func (*Movement) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{31}
+	return file_mon_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Movement) GetPgs() uint32 {
@@ -2133,7 +3229,7 @@ type OSDMovement struct {
 
 func (x *OSDMovement) Reset() {
 	*x = OSDMovement{}
-	mi := &file_mon_proto_msgTypes[32]
+	mi := &file_mon_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +3241,7 @@ func (x *OSDMovement) String() string {
 func (*OSDMovement) ProtoMessage() {}
 
 func (x *OSDMovement) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[32]
+	mi := &file_mon_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +3254,7 @@ func (x *OSDMovement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDMovement.ProtoReflect.Descriptor instead.
 func (*OSDMovement) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{32}
+	return file_mon_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *OSDMovement) GetOsd() int32 {
@@ -2190,7 +3286,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_mon_proto_msgTypes[33]
+	mi := &file_mon_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2202,7 +3298,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[33]
+	mi := &file_mon_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2215,7 +3311,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{33}
+	return file_mon_proto_rawDescGZIP(), []int{48}
 }
 
 type StatusReply struct {
@@ -2226,14 +3322,15 @@ type StatusReply struct {
 	Mons   []*MonInfo             `protobuf:"bytes,4,rep,name=mons,proto3" json:"mons,omitempty"`
 	Checks []*HealthCheck         `protobuf:"bytes,5,rep,name=checks,proto3" json:"checks,omitempty"`
 	// HEALTH_OK, HEALTH_WARN or HEALTH_ERR.
-	Health        string `protobuf:"bytes,6,opt,name=health,proto3" json:"health,omitempty"`
+	Health        string     `protobuf:"bytes,6,opt,name=health,proto3" json:"health,omitempty"`
+	Pgs           *PGSummary `protobuf:"bytes,7,opt,name=pgs,proto3" json:"pgs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_mon_proto_msgTypes[34]
+	mi := &file_mon_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2245,7 +3342,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[34]
+	mi := &file_mon_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +3355,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{34}
+	return file_mon_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *StatusReply) GetFsid() string {
@@ -2303,6 +3400,13 @@ func (x *StatusReply) GetHealth() string {
 	return ""
 }
 
+func (x *StatusReply) GetPgs() *PGSummary {
+	if x != nil {
+		return x.Pgs
+	}
+	return nil
+}
+
 type MonInfo struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2317,7 +3421,7 @@ type MonInfo struct {
 
 func (x *MonInfo) Reset() {
 	*x = MonInfo{}
-	mi := &file_mon_proto_msgTypes[35]
+	mi := &file_mon_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2329,7 +3433,7 @@ func (x *MonInfo) String() string {
 func (*MonInfo) ProtoMessage() {}
 
 func (x *MonInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[35]
+	mi := &file_mon_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2342,7 +3446,7 @@ func (x *MonInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonInfo.ProtoReflect.Descriptor instead.
 func (*MonInfo) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{35}
+	return file_mon_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *MonInfo) GetName() string {
@@ -2389,7 +3493,7 @@ type HealthCheck struct {
 
 func (x *HealthCheck) Reset() {
 	*x = HealthCheck{}
-	mi := &file_mon_proto_msgTypes[36]
+	mi := &file_mon_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2401,7 +3505,7 @@ func (x *HealthCheck) String() string {
 func (*HealthCheck) ProtoMessage() {}
 
 func (x *HealthCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[36]
+	mi := &file_mon_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2414,7 +3518,7 @@ func (x *HealthCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
 func (*HealthCheck) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{36}
+	return file_mon_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *HealthCheck) GetCode() string {
@@ -2456,7 +3560,96 @@ var File_mon_proto protoreflect.FileDescriptor
 
 const file_mon_proto_rawDesc = "" +
 	"\n" +
-	"\tmon.proto\x12\tloligo.v1\x1a\x10clustermap.proto\"%\n" +
+	"\tmon.proto\x12\tloligo.v1\x1a\x10clustermap.proto\"c\n" +
+	"\rPGTempRequest\x12\x10\n" +
+	"\x03osd\x18\x01 \x01(\x05R\x03osd\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12*\n" +
+	"\apg_temp\x18\x03 \x03(\v2\x11.loligo.v1.PGTempR\x06pgTemp\"#\n" +
+	"\vPGTempReply\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"\xbd\x01\n" +
+	"\x0eActiveInterval\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x12\n" +
+	"\x04seed\x18\x02 \x01(\rR\x04seed\x12\x1a\n" +
+	"\binterval\x18\x03 \x01(\x06R\binterval\x12\x14\n" +
+	"\x05epoch\x18\x04 \x01(\x04R\x05epoch\x12\x16\n" +
+	"\x06acting\x18\x05 \x03(\x05R\x06acting\x12\x18\n" +
+	"\aprimary\x18\x06 \x01(\x05R\aprimary\x12\x1f\n" +
+	"\vrecorded_ns\x18\a \x01(\x03R\n" +
+	"recordedNs\"^\n" +
+	"\x11PGActivateRequest\x12\x10\n" +
+	"\x03osd\x18\x01 \x01(\x05R\x03osd\x127\n" +
+	"\tintervals\x18\x02 \x03(\v2\x19.loligo.v1.ActiveIntervalR\tintervals\"C\n" +
+	"\x0fPGActivateReply\x12\x1a\n" +
+	"\baccepted\x18\x01 \x03(\bR\baccepted\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"/\n" +
+	"\x05PGRef\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x12\n" +
+	"\x04seed\x18\x02 \x01(\rR\x04seed\"6\n" +
+	"\x10PGHistoryRequest\x12\"\n" +
+	"\x03pgs\x18\x01 \x03(\v2\x10.loligo.v1.PGRefR\x03pgs\"L\n" +
+	"\x0ePGHistoryReply\x12:\n" +
+	"\vlast_active\x18\x01 \x03(\v2\x19.loligo.v1.ActiveIntervalR\n" +
+	"lastActive\"b\n" +
+	"\x0ePGStatsRequest\x12\x10\n" +
+	"\x03osd\x18\x01 \x01(\x05R\x03osd\x12\x14\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12(\n" +
+	"\x03pgs\x18\x03 \x03(\v2\x16.loligo.v1.PGStatEntryR\x03pgs\"\x0e\n" +
+	"\fPGStatsReply\">\n" +
+	"\x12InconsistentObject\x12\x10\n" +
+	"\x03oid\x18\x01 \x01(\tR\x03oid\x12\x16\n" +
+	"\x06errors\x18\x02 \x03(\tR\x06errors\"\x80\a\n" +
+	"\vPGStatEntry\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x12\n" +
+	"\x04seed\x18\x02 \x01(\rR\x04seed\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x0e\n" +
+	"\x02up\x18\x04 \x03(\x05R\x02up\x12\x16\n" +
+	"\x06acting\x18\x05 \x03(\x05R\x06acting\x12\x18\n" +
+	"\aprimary\x18\x06 \x01(\x05R\aprimary\x12%\n" +
+	"\x0einterval_epoch\x18\a \x01(\x04R\rintervalEpoch\x12\x18\n" +
+	"\aobjects\x18\b \x01(\x04R\aobjects\x12\x14\n" +
+	"\x05bytes\x18\t \x01(\x04R\x05bytes\x12)\n" +
+	"\x10degraded_objects\x18\n" +
+	" \x01(\x04R\x0fdegradedObjects\x12+\n" +
+	"\x11misplaced_objects\x18\v \x01(\x04R\x10misplacedObjects\x12'\n" +
+	"\x0funfound_objects\x18\f \x01(\x04R\x0eunfoundObjects\x12.\n" +
+	"\x13recovery_bytes_left\x18\r \x01(\x04R\x11recoveryBytesLeft\x12'\n" +
+	"\x0frecovered_bytes\x18\x0e \x01(\x04R\x0erecoveredBytes\x12+\n" +
+	"\x11recovered_objects\x18\x0f \x01(\x04R\x10recoveredObjects\x12*\n" +
+	"\x11last_update_epoch\x18\x10 \x01(\x04R\x0flastUpdateEpoch\x12.\n" +
+	"\x13last_update_version\x18\x11 \x01(\x04R\x11lastUpdateVersion\x12\"\n" +
+	"\rlast_scrub_ns\x18\x12 \x01(\x03R\vlastScrubNs\x12+\n" +
+	"\x12last_deep_scrub_ns\x18\x13 \x01(\x03R\x0flastDeepScrubNs\x12!\n" +
+	"\fscrub_errors\x18\x14 \x01(\x04R\vscrubErrors\x12A\n" +
+	"\finconsistent\x18\x15 \x03(\v2\x1d.loligo.v1.InconsistentObjectR\finconsistent\x12$\n" +
+	"\x0estate_since_ns\x18\x16 \x01(\x03R\fstateSinceNs\x12\x1a\n" +
+	"\breporter\x18\x17 \x01(\x05R\breporter\x12\x1f\n" +
+	"\vreported_ns\x18\x18 \x01(\x03R\n" +
+	"reportedNs\x12\x1d\n" +
+	"\n" +
+	"blocked_by\x18\x19 \x01(\tR\tblockedBy\"#\n" +
+	"\rPGDumpRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\x03R\x04pool\"d\n" +
+	"\vPGDumpReply\x12\x14\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\x12\x15\n" +
+	"\x06now_ns\x18\x02 \x01(\x03R\x05nowNs\x12(\n" +
+	"\x03pgs\x18\x03 \x03(\v2\x16.loligo.v1.PGStatEntryR\x03pgs\"\xa9\x04\n" +
+	"\tPGSummary\x12\x10\n" +
+	"\x03pgs\x18\x01 \x01(\rR\x03pgs\x128\n" +
+	"\x06states\x18\x02 \x03(\v2 .loligo.v1.PGSummary.StatesEntryR\x06states\x12\x18\n" +
+	"\aobjects\x18\x03 \x01(\x04R\aobjects\x12\x14\n" +
+	"\x05bytes\x18\x04 \x01(\x04R\x05bytes\x12)\n" +
+	"\x10degraded_objects\x18\x05 \x01(\x04R\x0fdegradedObjects\x12#\n" +
+	"\robject_copies\x18\x06 \x01(\x04R\fobjectCopies\x12+\n" +
+	"\x11misplaced_objects\x18\a \x01(\x04R\x10misplacedObjects\x12'\n" +
+	"\x0funfound_objects\x18\b \x01(\x04R\x0eunfoundObjects\x12.\n" +
+	"\x13recovery_bytes_left\x18\t \x01(\x04R\x11recoveryBytesLeft\x123\n" +
+	"\x16recovery_bytes_per_sec\x18\n" +
+	" \x01(\x01R\x13recoveryBytesPerSec\x127\n" +
+	"\x18recovery_objects_per_sec\x18\v \x01(\x01R\x15recoveryObjectsPerSec\x12!\n" +
+	"\fscrub_errors\x18\f \x01(\x04R\vscrubErrors\x1a9\n" +
+	"\vStatesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\rR\x05value:\x028\x01\"%\n" +
 	"\rGetMapRequest\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"2\n" +
 	"\vGetMapReply\x12#\n" +
@@ -2611,14 +3804,15 @@ const file_mon_proto_rawDesc = "" +
 	"\x03osd\x18\x01 \x01(\x05R\x03osd\x12\x16\n" +
 	"\x06gained\x18\x02 \x01(\rR\x06gained\x12\x12\n" +
 	"\x04lost\x18\x03 \x01(\rR\x04lost\"\x0f\n" +
-	"\rStatusRequest\"\xbf\x01\n" +
+	"\rStatusRequest\"\xe7\x01\n" +
 	"\vStatusReply\x12\x12\n" +
 	"\x04fsid\x18\x01 \x01(\tR\x04fsid\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x16\n" +
 	"\x06leader\x18\x03 \x01(\tR\x06leader\x12&\n" +
 	"\x04mons\x18\x04 \x03(\v2\x12.loligo.v1.MonInfoR\x04mons\x12.\n" +
 	"\x06checks\x18\x05 \x03(\v2\x16.loligo.v1.HealthCheckR\x06checks\x12\x16\n" +
-	"\x06health\x18\x06 \x01(\tR\x06health\"_\n" +
+	"\x06health\x18\x06 \x01(\tR\x06health\x12&\n" +
+	"\x03pgs\x18\a \x01(\v2\x14.loligo.v1.PGSummaryR\x03pgs\"_\n" +
 	"\aMonInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04addr\x18\x02 \x01(\tR\x04addr\x12\x14\n" +
@@ -2629,7 +3823,7 @@ const file_mon_proto_rawDesc = "" +
 	"\bseverity\x18\x02 \x01(\tR\bseverity\x12\x18\n" +
 	"\asummary\x18\x03 \x01(\tR\asummary\x12\x16\n" +
 	"\x06detail\x18\x04 \x03(\tR\x06detail\x12\x12\n" +
-	"\x04hint\x18\x05 \x01(\tR\x04hint2\xda\x04\n" +
+	"\x04hint\x18\x05 \x01(\tR\x04hint2\x9e\a\n" +
 	"\x03Mon\x12:\n" +
 	"\x06GetMap\x12\x18.loligo.v1.GetMapRequest\x1a\x16.loligo.v1.GetMapReply\x12@\n" +
 	"\tSubscribe\x12\x1b.loligo.v1.SubscribeRequest\x1a\x14.loligo.v1.MapUpdate0\x01\x12C\n" +
@@ -2639,7 +3833,13 @@ const file_mon_proto_rawDesc = "" +
 	"\rFailureReport\x12\x1f.loligo.v1.FailureReportRequest\x1a\x1d.loligo.v1.FailureReportReply\x12I\n" +
 	"\vOSDShutdown\x12\x1d.loligo.v1.OSDShutdownRequest\x1a\x1b.loligo.v1.OSDShutdownReply\x12=\n" +
 	"\aCommand\x12\x19.loligo.v1.CommandRequest\x1a\x17.loligo.v1.CommandReply\x12:\n" +
-	"\x06Status\x12\x18.loligo.v1.StatusRequest\x1a\x16.loligo.v1.StatusReplyB)Z'github.com/loligo/loligo/proto/loligopbb\x06proto3"
+	"\x06Status\x12\x18.loligo.v1.StatusRequest\x1a\x16.loligo.v1.StatusReply\x12:\n" +
+	"\x06PGTemp\x12\x18.loligo.v1.PGTempRequest\x1a\x16.loligo.v1.PGTempReply\x12F\n" +
+	"\n" +
+	"PGActivate\x12\x1c.loligo.v1.PGActivateRequest\x1a\x1a.loligo.v1.PGActivateReply\x12C\n" +
+	"\tPGHistory\x12\x1b.loligo.v1.PGHistoryRequest\x1a\x19.loligo.v1.PGHistoryReply\x12=\n" +
+	"\aPGStats\x12\x19.loligo.v1.PGStatsRequest\x1a\x17.loligo.v1.PGStatsReply\x12:\n" +
+	"\x06PGDump\x12\x18.loligo.v1.PGDumpRequest\x1a\x16.loligo.v1.PGDumpReplyB)Z'github.com/loligo/loligo/proto/loligopbb\x06proto3"
 
 var (
 	file_mon_proto_rawDescOnce sync.Once
@@ -2654,104 +3854,140 @@ func file_mon_proto_rawDescGZIP() []byte {
 }
 
 var file_mon_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_mon_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_mon_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_mon_proto_goTypes = []any{
 	(OSDSetState_State)(0),       // 0: loligo.v1.OSDSetState.State
-	(*GetMapRequest)(nil),        // 1: loligo.v1.GetMapRequest
-	(*GetMapReply)(nil),          // 2: loligo.v1.GetMapReply
-	(*SubscribeRequest)(nil),     // 3: loligo.v1.SubscribeRequest
-	(*MapUpdate)(nil),            // 4: loligo.v1.MapUpdate
-	(*OSDCreateRequest)(nil),     // 5: loligo.v1.OSDCreateRequest
-	(*OSDCreateReply)(nil),       // 6: loligo.v1.OSDCreateReply
-	(*OSDBootRequest)(nil),       // 7: loligo.v1.OSDBootRequest
-	(*OSDBootReply)(nil),         // 8: loligo.v1.OSDBootReply
-	(*BeaconRequest)(nil),        // 9: loligo.v1.BeaconRequest
-	(*BeaconReply)(nil),          // 10: loligo.v1.BeaconReply
-	(*FailureReportRequest)(nil), // 11: loligo.v1.FailureReportRequest
-	(*FailureReportReply)(nil),   // 12: loligo.v1.FailureReportReply
-	(*OSDShutdownRequest)(nil),   // 13: loligo.v1.OSDShutdownRequest
-	(*OSDShutdownReply)(nil),     // 14: loligo.v1.OSDShutdownReply
-	(*CommandRequest)(nil),       // 15: loligo.v1.CommandRequest
-	(*OSDSetState)(nil),          // 16: loligo.v1.OSDSetState
-	(*OSDReweight)(nil),          // 17: loligo.v1.OSDReweight
-	(*OSDRemove)(nil),            // 18: loligo.v1.OSDRemove
-	(*CrushReweight)(nil),        // 19: loligo.v1.CrushReweight
-	(*CrushMove)(nil),            // 20: loligo.v1.CrushMove
-	(*CrushAddBucket)(nil),       // 21: loligo.v1.CrushAddBucket
-	(*FlagChange)(nil),           // 22: loligo.v1.FlagChange
-	(*RuleCreate)(nil),           // 23: loligo.v1.RuleCreate
-	(*RuleRemove)(nil),           // 24: loligo.v1.RuleRemove
-	(*ECProfileSet)(nil),         // 25: loligo.v1.ECProfileSet
-	(*ECProfileRemove)(nil),      // 26: loligo.v1.ECProfileRemove
-	(*PoolCreate)(nil),           // 27: loligo.v1.PoolCreate
-	(*PoolSet)(nil),              // 28: loligo.v1.PoolSet
-	(*PoolRemove)(nil),           // 29: loligo.v1.PoolRemove
-	(*SetCrushMap)(nil),          // 30: loligo.v1.SetCrushMap
-	(*CommandReply)(nil),         // 31: loligo.v1.CommandReply
-	(*Movement)(nil),             // 32: loligo.v1.Movement
-	(*OSDMovement)(nil),          // 33: loligo.v1.OSDMovement
-	(*StatusRequest)(nil),        // 34: loligo.v1.StatusRequest
-	(*StatusReply)(nil),          // 35: loligo.v1.StatusReply
-	(*MonInfo)(nil),              // 36: loligo.v1.MonInfo
-	(*HealthCheck)(nil),          // 37: loligo.v1.HealthCheck
-	nil,                          // 38: loligo.v1.CrushMove.LocationEntry
-	nil,                          // 39: loligo.v1.CrushAddBucket.LocationEntry
-	nil,                          // 40: loligo.v1.ECProfileSet.ParamsEntry
-	(*OSDMap)(nil),               // 41: loligo.v1.OSDMap
-	(*OSDMapIncremental)(nil),    // 42: loligo.v1.OSDMapIncremental
-	(PoolType)(0),                // 43: loligo.v1.PoolType
+	(*PGTempRequest)(nil),        // 1: loligo.v1.PGTempRequest
+	(*PGTempReply)(nil),          // 2: loligo.v1.PGTempReply
+	(*ActiveInterval)(nil),       // 3: loligo.v1.ActiveInterval
+	(*PGActivateRequest)(nil),    // 4: loligo.v1.PGActivateRequest
+	(*PGActivateReply)(nil),      // 5: loligo.v1.PGActivateReply
+	(*PGRef)(nil),                // 6: loligo.v1.PGRef
+	(*PGHistoryRequest)(nil),     // 7: loligo.v1.PGHistoryRequest
+	(*PGHistoryReply)(nil),       // 8: loligo.v1.PGHistoryReply
+	(*PGStatsRequest)(nil),       // 9: loligo.v1.PGStatsRequest
+	(*PGStatsReply)(nil),         // 10: loligo.v1.PGStatsReply
+	(*InconsistentObject)(nil),   // 11: loligo.v1.InconsistentObject
+	(*PGStatEntry)(nil),          // 12: loligo.v1.PGStatEntry
+	(*PGDumpRequest)(nil),        // 13: loligo.v1.PGDumpRequest
+	(*PGDumpReply)(nil),          // 14: loligo.v1.PGDumpReply
+	(*PGSummary)(nil),            // 15: loligo.v1.PGSummary
+	(*GetMapRequest)(nil),        // 16: loligo.v1.GetMapRequest
+	(*GetMapReply)(nil),          // 17: loligo.v1.GetMapReply
+	(*SubscribeRequest)(nil),     // 18: loligo.v1.SubscribeRequest
+	(*MapUpdate)(nil),            // 19: loligo.v1.MapUpdate
+	(*OSDCreateRequest)(nil),     // 20: loligo.v1.OSDCreateRequest
+	(*OSDCreateReply)(nil),       // 21: loligo.v1.OSDCreateReply
+	(*OSDBootRequest)(nil),       // 22: loligo.v1.OSDBootRequest
+	(*OSDBootReply)(nil),         // 23: loligo.v1.OSDBootReply
+	(*BeaconRequest)(nil),        // 24: loligo.v1.BeaconRequest
+	(*BeaconReply)(nil),          // 25: loligo.v1.BeaconReply
+	(*FailureReportRequest)(nil), // 26: loligo.v1.FailureReportRequest
+	(*FailureReportReply)(nil),   // 27: loligo.v1.FailureReportReply
+	(*OSDShutdownRequest)(nil),   // 28: loligo.v1.OSDShutdownRequest
+	(*OSDShutdownReply)(nil),     // 29: loligo.v1.OSDShutdownReply
+	(*CommandRequest)(nil),       // 30: loligo.v1.CommandRequest
+	(*OSDSetState)(nil),          // 31: loligo.v1.OSDSetState
+	(*OSDReweight)(nil),          // 32: loligo.v1.OSDReweight
+	(*OSDRemove)(nil),            // 33: loligo.v1.OSDRemove
+	(*CrushReweight)(nil),        // 34: loligo.v1.CrushReweight
+	(*CrushMove)(nil),            // 35: loligo.v1.CrushMove
+	(*CrushAddBucket)(nil),       // 36: loligo.v1.CrushAddBucket
+	(*FlagChange)(nil),           // 37: loligo.v1.FlagChange
+	(*RuleCreate)(nil),           // 38: loligo.v1.RuleCreate
+	(*RuleRemove)(nil),           // 39: loligo.v1.RuleRemove
+	(*ECProfileSet)(nil),         // 40: loligo.v1.ECProfileSet
+	(*ECProfileRemove)(nil),      // 41: loligo.v1.ECProfileRemove
+	(*PoolCreate)(nil),           // 42: loligo.v1.PoolCreate
+	(*PoolSet)(nil),              // 43: loligo.v1.PoolSet
+	(*PoolRemove)(nil),           // 44: loligo.v1.PoolRemove
+	(*SetCrushMap)(nil),          // 45: loligo.v1.SetCrushMap
+	(*CommandReply)(nil),         // 46: loligo.v1.CommandReply
+	(*Movement)(nil),             // 47: loligo.v1.Movement
+	(*OSDMovement)(nil),          // 48: loligo.v1.OSDMovement
+	(*StatusRequest)(nil),        // 49: loligo.v1.StatusRequest
+	(*StatusReply)(nil),          // 50: loligo.v1.StatusReply
+	(*MonInfo)(nil),              // 51: loligo.v1.MonInfo
+	(*HealthCheck)(nil),          // 52: loligo.v1.HealthCheck
+	nil,                          // 53: loligo.v1.PGSummary.StatesEntry
+	nil,                          // 54: loligo.v1.CrushMove.LocationEntry
+	nil,                          // 55: loligo.v1.CrushAddBucket.LocationEntry
+	nil,                          // 56: loligo.v1.ECProfileSet.ParamsEntry
+	(*PGTemp)(nil),               // 57: loligo.v1.PGTemp
+	(*OSDMap)(nil),               // 58: loligo.v1.OSDMap
+	(*OSDMapIncremental)(nil),    // 59: loligo.v1.OSDMapIncremental
+	(PoolType)(0),                // 60: loligo.v1.PoolType
 }
 var file_mon_proto_depIdxs = []int32{
-	41, // 0: loligo.v1.GetMapReply.map:type_name -> loligo.v1.OSDMap
-	41, // 1: loligo.v1.MapUpdate.full:type_name -> loligo.v1.OSDMap
-	42, // 2: loligo.v1.MapUpdate.incremental:type_name -> loligo.v1.OSDMapIncremental
-	16, // 3: loligo.v1.CommandRequest.osd_state:type_name -> loligo.v1.OSDSetState
-	17, // 4: loligo.v1.CommandRequest.osd_reweight:type_name -> loligo.v1.OSDReweight
-	18, // 5: loligo.v1.CommandRequest.osd_rm:type_name -> loligo.v1.OSDRemove
-	19, // 6: loligo.v1.CommandRequest.crush_reweight:type_name -> loligo.v1.CrushReweight
-	20, // 7: loligo.v1.CommandRequest.crush_move:type_name -> loligo.v1.CrushMove
-	21, // 8: loligo.v1.CommandRequest.crush_add_bucket:type_name -> loligo.v1.CrushAddBucket
-	22, // 9: loligo.v1.CommandRequest.flag:type_name -> loligo.v1.FlagChange
-	23, // 10: loligo.v1.CommandRequest.rule_create:type_name -> loligo.v1.RuleCreate
-	24, // 11: loligo.v1.CommandRequest.rule_rm:type_name -> loligo.v1.RuleRemove
-	25, // 12: loligo.v1.CommandRequest.ec_profile_set:type_name -> loligo.v1.ECProfileSet
-	26, // 13: loligo.v1.CommandRequest.ec_profile_rm:type_name -> loligo.v1.ECProfileRemove
-	27, // 14: loligo.v1.CommandRequest.pool_create:type_name -> loligo.v1.PoolCreate
-	28, // 15: loligo.v1.CommandRequest.pool_set:type_name -> loligo.v1.PoolSet
-	29, // 16: loligo.v1.CommandRequest.pool_rm:type_name -> loligo.v1.PoolRemove
-	30, // 17: loligo.v1.CommandRequest.set_crush_map:type_name -> loligo.v1.SetCrushMap
-	0,  // 18: loligo.v1.OSDSetState.state:type_name -> loligo.v1.OSDSetState.State
-	38, // 19: loligo.v1.CrushMove.location:type_name -> loligo.v1.CrushMove.LocationEntry
-	39, // 20: loligo.v1.CrushAddBucket.location:type_name -> loligo.v1.CrushAddBucket.LocationEntry
-	40, // 21: loligo.v1.ECProfileSet.params:type_name -> loligo.v1.ECProfileSet.ParamsEntry
-	43, // 22: loligo.v1.PoolCreate.type:type_name -> loligo.v1.PoolType
-	32, // 23: loligo.v1.CommandReply.movement:type_name -> loligo.v1.Movement
-	33, // 24: loligo.v1.Movement.osds:type_name -> loligo.v1.OSDMovement
-	36, // 25: loligo.v1.StatusReply.mons:type_name -> loligo.v1.MonInfo
-	37, // 26: loligo.v1.StatusReply.checks:type_name -> loligo.v1.HealthCheck
-	1,  // 27: loligo.v1.Mon.GetMap:input_type -> loligo.v1.GetMapRequest
-	3,  // 28: loligo.v1.Mon.Subscribe:input_type -> loligo.v1.SubscribeRequest
-	5,  // 29: loligo.v1.Mon.OSDCreate:input_type -> loligo.v1.OSDCreateRequest
-	7,  // 30: loligo.v1.Mon.OSDBoot:input_type -> loligo.v1.OSDBootRequest
-	9,  // 31: loligo.v1.Mon.Beacon:input_type -> loligo.v1.BeaconRequest
-	11, // 32: loligo.v1.Mon.FailureReport:input_type -> loligo.v1.FailureReportRequest
-	13, // 33: loligo.v1.Mon.OSDShutdown:input_type -> loligo.v1.OSDShutdownRequest
-	15, // 34: loligo.v1.Mon.Command:input_type -> loligo.v1.CommandRequest
-	34, // 35: loligo.v1.Mon.Status:input_type -> loligo.v1.StatusRequest
-	2,  // 36: loligo.v1.Mon.GetMap:output_type -> loligo.v1.GetMapReply
-	4,  // 37: loligo.v1.Mon.Subscribe:output_type -> loligo.v1.MapUpdate
-	6,  // 38: loligo.v1.Mon.OSDCreate:output_type -> loligo.v1.OSDCreateReply
-	8,  // 39: loligo.v1.Mon.OSDBoot:output_type -> loligo.v1.OSDBootReply
-	10, // 40: loligo.v1.Mon.Beacon:output_type -> loligo.v1.BeaconReply
-	12, // 41: loligo.v1.Mon.FailureReport:output_type -> loligo.v1.FailureReportReply
-	14, // 42: loligo.v1.Mon.OSDShutdown:output_type -> loligo.v1.OSDShutdownReply
-	31, // 43: loligo.v1.Mon.Command:output_type -> loligo.v1.CommandReply
-	35, // 44: loligo.v1.Mon.Status:output_type -> loligo.v1.StatusReply
-	36, // [36:45] is the sub-list for method output_type
-	27, // [27:36] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	57, // 0: loligo.v1.PGTempRequest.pg_temp:type_name -> loligo.v1.PGTemp
+	3,  // 1: loligo.v1.PGActivateRequest.intervals:type_name -> loligo.v1.ActiveInterval
+	6,  // 2: loligo.v1.PGHistoryRequest.pgs:type_name -> loligo.v1.PGRef
+	3,  // 3: loligo.v1.PGHistoryReply.last_active:type_name -> loligo.v1.ActiveInterval
+	12, // 4: loligo.v1.PGStatsRequest.pgs:type_name -> loligo.v1.PGStatEntry
+	11, // 5: loligo.v1.PGStatEntry.inconsistent:type_name -> loligo.v1.InconsistentObject
+	12, // 6: loligo.v1.PGDumpReply.pgs:type_name -> loligo.v1.PGStatEntry
+	53, // 7: loligo.v1.PGSummary.states:type_name -> loligo.v1.PGSummary.StatesEntry
+	58, // 8: loligo.v1.GetMapReply.map:type_name -> loligo.v1.OSDMap
+	58, // 9: loligo.v1.MapUpdate.full:type_name -> loligo.v1.OSDMap
+	59, // 10: loligo.v1.MapUpdate.incremental:type_name -> loligo.v1.OSDMapIncremental
+	31, // 11: loligo.v1.CommandRequest.osd_state:type_name -> loligo.v1.OSDSetState
+	32, // 12: loligo.v1.CommandRequest.osd_reweight:type_name -> loligo.v1.OSDReweight
+	33, // 13: loligo.v1.CommandRequest.osd_rm:type_name -> loligo.v1.OSDRemove
+	34, // 14: loligo.v1.CommandRequest.crush_reweight:type_name -> loligo.v1.CrushReweight
+	35, // 15: loligo.v1.CommandRequest.crush_move:type_name -> loligo.v1.CrushMove
+	36, // 16: loligo.v1.CommandRequest.crush_add_bucket:type_name -> loligo.v1.CrushAddBucket
+	37, // 17: loligo.v1.CommandRequest.flag:type_name -> loligo.v1.FlagChange
+	38, // 18: loligo.v1.CommandRequest.rule_create:type_name -> loligo.v1.RuleCreate
+	39, // 19: loligo.v1.CommandRequest.rule_rm:type_name -> loligo.v1.RuleRemove
+	40, // 20: loligo.v1.CommandRequest.ec_profile_set:type_name -> loligo.v1.ECProfileSet
+	41, // 21: loligo.v1.CommandRequest.ec_profile_rm:type_name -> loligo.v1.ECProfileRemove
+	42, // 22: loligo.v1.CommandRequest.pool_create:type_name -> loligo.v1.PoolCreate
+	43, // 23: loligo.v1.CommandRequest.pool_set:type_name -> loligo.v1.PoolSet
+	44, // 24: loligo.v1.CommandRequest.pool_rm:type_name -> loligo.v1.PoolRemove
+	45, // 25: loligo.v1.CommandRequest.set_crush_map:type_name -> loligo.v1.SetCrushMap
+	0,  // 26: loligo.v1.OSDSetState.state:type_name -> loligo.v1.OSDSetState.State
+	54, // 27: loligo.v1.CrushMove.location:type_name -> loligo.v1.CrushMove.LocationEntry
+	55, // 28: loligo.v1.CrushAddBucket.location:type_name -> loligo.v1.CrushAddBucket.LocationEntry
+	56, // 29: loligo.v1.ECProfileSet.params:type_name -> loligo.v1.ECProfileSet.ParamsEntry
+	60, // 30: loligo.v1.PoolCreate.type:type_name -> loligo.v1.PoolType
+	47, // 31: loligo.v1.CommandReply.movement:type_name -> loligo.v1.Movement
+	48, // 32: loligo.v1.Movement.osds:type_name -> loligo.v1.OSDMovement
+	51, // 33: loligo.v1.StatusReply.mons:type_name -> loligo.v1.MonInfo
+	52, // 34: loligo.v1.StatusReply.checks:type_name -> loligo.v1.HealthCheck
+	15, // 35: loligo.v1.StatusReply.pgs:type_name -> loligo.v1.PGSummary
+	16, // 36: loligo.v1.Mon.GetMap:input_type -> loligo.v1.GetMapRequest
+	18, // 37: loligo.v1.Mon.Subscribe:input_type -> loligo.v1.SubscribeRequest
+	20, // 38: loligo.v1.Mon.OSDCreate:input_type -> loligo.v1.OSDCreateRequest
+	22, // 39: loligo.v1.Mon.OSDBoot:input_type -> loligo.v1.OSDBootRequest
+	24, // 40: loligo.v1.Mon.Beacon:input_type -> loligo.v1.BeaconRequest
+	26, // 41: loligo.v1.Mon.FailureReport:input_type -> loligo.v1.FailureReportRequest
+	28, // 42: loligo.v1.Mon.OSDShutdown:input_type -> loligo.v1.OSDShutdownRequest
+	30, // 43: loligo.v1.Mon.Command:input_type -> loligo.v1.CommandRequest
+	49, // 44: loligo.v1.Mon.Status:input_type -> loligo.v1.StatusRequest
+	1,  // 45: loligo.v1.Mon.PGTemp:input_type -> loligo.v1.PGTempRequest
+	4,  // 46: loligo.v1.Mon.PGActivate:input_type -> loligo.v1.PGActivateRequest
+	7,  // 47: loligo.v1.Mon.PGHistory:input_type -> loligo.v1.PGHistoryRequest
+	9,  // 48: loligo.v1.Mon.PGStats:input_type -> loligo.v1.PGStatsRequest
+	13, // 49: loligo.v1.Mon.PGDump:input_type -> loligo.v1.PGDumpRequest
+	17, // 50: loligo.v1.Mon.GetMap:output_type -> loligo.v1.GetMapReply
+	19, // 51: loligo.v1.Mon.Subscribe:output_type -> loligo.v1.MapUpdate
+	21, // 52: loligo.v1.Mon.OSDCreate:output_type -> loligo.v1.OSDCreateReply
+	23, // 53: loligo.v1.Mon.OSDBoot:output_type -> loligo.v1.OSDBootReply
+	25, // 54: loligo.v1.Mon.Beacon:output_type -> loligo.v1.BeaconReply
+	27, // 55: loligo.v1.Mon.FailureReport:output_type -> loligo.v1.FailureReportReply
+	29, // 56: loligo.v1.Mon.OSDShutdown:output_type -> loligo.v1.OSDShutdownReply
+	46, // 57: loligo.v1.Mon.Command:output_type -> loligo.v1.CommandReply
+	50, // 58: loligo.v1.Mon.Status:output_type -> loligo.v1.StatusReply
+	2,  // 59: loligo.v1.Mon.PGTemp:output_type -> loligo.v1.PGTempReply
+	5,  // 60: loligo.v1.Mon.PGActivate:output_type -> loligo.v1.PGActivateReply
+	8,  // 61: loligo.v1.Mon.PGHistory:output_type -> loligo.v1.PGHistoryReply
+	10, // 62: loligo.v1.Mon.PGStats:output_type -> loligo.v1.PGStatsReply
+	14, // 63: loligo.v1.Mon.PGDump:output_type -> loligo.v1.PGDumpReply
+	50, // [50:64] is the sub-list for method output_type
+	36, // [36:50] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_mon_proto_init() }
@@ -2760,11 +3996,11 @@ func file_mon_proto_init() {
 		return
 	}
 	file_clustermap_proto_init()
-	file_mon_proto_msgTypes[3].OneofWrappers = []any{
+	file_mon_proto_msgTypes[18].OneofWrappers = []any{
 		(*MapUpdate_Full)(nil),
 		(*MapUpdate_Incremental)(nil),
 	}
-	file_mon_proto_msgTypes[14].OneofWrappers = []any{
+	file_mon_proto_msgTypes[29].OneofWrappers = []any{
 		(*CommandRequest_OsdState)(nil),
 		(*CommandRequest_OsdReweight)(nil),
 		(*CommandRequest_OsdRm)(nil),
@@ -2787,7 +4023,7 @@ func file_mon_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mon_proto_rawDesc), len(file_mon_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   40,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -32,6 +32,11 @@ const (
 	Mon_OSDShutdown_FullMethodName   = "/loligo.v1.Mon/OSDShutdown"
 	Mon_Command_FullMethodName       = "/loligo.v1.Mon/Command"
 	Mon_Status_FullMethodName        = "/loligo.v1.Mon/Status"
+	Mon_PGTemp_FullMethodName        = "/loligo.v1.Mon/PGTemp"
+	Mon_PGActivate_FullMethodName    = "/loligo.v1.Mon/PGActivate"
+	Mon_PGHistory_FullMethodName     = "/loligo.v1.Mon/PGHistory"
+	Mon_PGStats_FullMethodName       = "/loligo.v1.Mon/PGStats"
+	Mon_PGDump_FullMethodName        = "/loligo.v1.Mon/PGDump"
 )
 
 // MonClient is the client API for Mon service.
@@ -57,6 +62,22 @@ type MonClient interface {
 	Command(ctx context.Context, in *CommandRequest, opts ...grpc.CallOption) (*CommandReply, error)
 	// Status reports the monitors, the leader and health.
 	Status(ctx context.Context, in *StatusRequest, opts ...grpc.CallOption) (*StatusReply, error)
+	// PG calls (osd.* only, except PGDump and PGHistory, which admins may
+	// call too).
+	// PGTemp sets or clears pg_temp entries in one new epoch: a primary asks
+	// to keep complete members acting while new members backfill.
+	PGTemp(ctx context.Context, in *PGTempRequest, opts ...grpc.CallOption) (*PGTempReply, error)
+	// PGActivate records, before a primary serves a PG, the interval it
+	// activates in. It is refused for an interval that is no longer the
+	// current one, so a PG never serves in an interval the monitor has
+	// already replaced. Peering reads the record back (PGHistory) to know
+	// whose copies hold every acknowledged write.
+	PGActivate(ctx context.Context, in *PGActivateRequest, opts ...grpc.CallOption) (*PGActivateReply, error)
+	PGHistory(ctx context.Context, in *PGHistoryRequest, opts ...grpc.CallOption) (*PGHistoryReply, error)
+	// PGStats is a primary's periodic report of the PGs it leads.
+	PGStats(ctx context.Context, in *PGStatsRequest, opts ...grpc.CallOption) (*PGStatsReply, error)
+	// PGDump returns the newest report of every PG.
+	PGDump(ctx context.Context, in *PGDumpRequest, opts ...grpc.CallOption) (*PGDumpReply, error)
 }
 
 type monClient struct {
@@ -166,6 +187,56 @@ func (c *monClient) Status(ctx context.Context, in *StatusRequest, opts ...grpc.
 	return out, nil
 }
 
+func (c *monClient) PGTemp(ctx context.Context, in *PGTempRequest, opts ...grpc.CallOption) (*PGTempReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PGTempReply)
+	err := c.cc.Invoke(ctx, Mon_PGTemp_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *monClient) PGActivate(ctx context.Context, in *PGActivateRequest, opts ...grpc.CallOption) (*PGActivateReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PGActivateReply)
+	err := c.cc.Invoke(ctx, Mon_PGActivate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *monClient) PGHistory(ctx context.Context, in *PGHistoryRequest, opts ...grpc.CallOption) (*PGHistoryReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PGHistoryReply)
+	err := c.cc.Invoke(ctx, Mon_PGHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *monClient) PGStats(ctx context.Context, in *PGStatsRequest, opts ...grpc.CallOption) (*PGStatsReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PGStatsReply)
+	err := c.cc.Invoke(ctx, Mon_PGStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *monClient) PGDump(ctx context.Context, in *PGDumpRequest, opts ...grpc.CallOption) (*PGDumpReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PGDumpReply)
+	err := c.cc.Invoke(ctx, Mon_PGDump_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MonServer is the server API for Mon service.
 // All implementations must embed UnimplementedMonServer
 // for forward compatibility.
@@ -189,6 +260,22 @@ type MonServer interface {
 	Command(context.Context, *CommandRequest) (*CommandReply, error)
 	// Status reports the monitors, the leader and health.
 	Status(context.Context, *StatusRequest) (*StatusReply, error)
+	// PG calls (osd.* only, except PGDump and PGHistory, which admins may
+	// call too).
+	// PGTemp sets or clears pg_temp entries in one new epoch: a primary asks
+	// to keep complete members acting while new members backfill.
+	PGTemp(context.Context, *PGTempRequest) (*PGTempReply, error)
+	// PGActivate records, before a primary serves a PG, the interval it
+	// activates in. It is refused for an interval that is no longer the
+	// current one, so a PG never serves in an interval the monitor has
+	// already replaced. Peering reads the record back (PGHistory) to know
+	// whose copies hold every acknowledged write.
+	PGActivate(context.Context, *PGActivateRequest) (*PGActivateReply, error)
+	PGHistory(context.Context, *PGHistoryRequest) (*PGHistoryReply, error)
+	// PGStats is a primary's periodic report of the PGs it leads.
+	PGStats(context.Context, *PGStatsRequest) (*PGStatsReply, error)
+	// PGDump returns the newest report of every PG.
+	PGDump(context.Context, *PGDumpRequest) (*PGDumpReply, error)
 	mustEmbedUnimplementedMonServer()
 }
 
@@ -225,6 +312,21 @@ func (UnimplementedMonServer) Command(context.Context, *CommandRequest) (*Comman
 }
 func (UnimplementedMonServer) Status(context.Context, *StatusRequest) (*StatusReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Status not implemented")
+}
+func (UnimplementedMonServer) PGTemp(context.Context, *PGTempRequest) (*PGTempReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method PGTemp not implemented")
+}
+func (UnimplementedMonServer) PGActivate(context.Context, *PGActivateRequest) (*PGActivateReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method PGActivate not implemented")
+}
+func (UnimplementedMonServer) PGHistory(context.Context, *PGHistoryRequest) (*PGHistoryReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method PGHistory not implemented")
+}
+func (UnimplementedMonServer) PGStats(context.Context, *PGStatsRequest) (*PGStatsReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method PGStats not implemented")
+}
+func (UnimplementedMonServer) PGDump(context.Context, *PGDumpRequest) (*PGDumpReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method PGDump not implemented")
 }
 func (UnimplementedMonServer) mustEmbedUnimplementedMonServer() {}
 func (UnimplementedMonServer) testEmbeddedByValue()             {}
@@ -402,6 +504,96 @@ func _Mon_Status_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Mon_PGTemp_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PGTempRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MonServer).PGTemp(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Mon_PGTemp_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MonServer).PGTemp(ctx, req.(*PGTempRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Mon_PGActivate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PGActivateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MonServer).PGActivate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Mon_PGActivate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MonServer).PGActivate(ctx, req.(*PGActivateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Mon_PGHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PGHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MonServer).PGHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Mon_PGHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MonServer).PGHistory(ctx, req.(*PGHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Mon_PGStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PGStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MonServer).PGStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Mon_PGStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MonServer).PGStats(ctx, req.(*PGStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Mon_PGDump_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PGDumpRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MonServer).PGDump(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Mon_PGDump_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MonServer).PGDump(ctx, req.(*PGDumpRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Mon_ServiceDesc is the grpc.ServiceDesc for Mon service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -440,6 +632,26 @@ var Mon_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Status",
 			Handler:    _Mon_Status_Handler,
+		},
+		{
+			MethodName: "PGTemp",
+			Handler:    _Mon_PGTemp_Handler,
+		},
+		{
+			MethodName: "PGActivate",
+			Handler:    _Mon_PGActivate_Handler,
+		},
+		{
+			MethodName: "PGHistory",
+			Handler:    _Mon_PGHistory_Handler,
+		},
+		{
+			MethodName: "PGStats",
+			Handler:    _Mon_PGStats_Handler,
+		},
+		{
+			MethodName: "PGDump",
+			Handler:    _Mon_PGDump_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

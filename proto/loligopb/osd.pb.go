@@ -26,6 +26,64 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type PGCmd int32
+
+const (
+	PGCmd_PG_CMD_UNKNOWN           PGCmd = 0
+	PGCmd_PG_CMD_QUERY             PGCmd = 1
+	PGCmd_PG_CMD_SCRUB             PGCmd = 2
+	PGCmd_PG_CMD_DEEP_SCRUB        PGCmd = 3
+	PGCmd_PG_CMD_REPAIR            PGCmd = 4
+	PGCmd_PG_CMD_LIST_INCONSISTENT PGCmd = 5
+)
+
+// Enum value maps for PGCmd.
+var (
+	PGCmd_name = map[int32]string{
+		0: "PG_CMD_UNKNOWN",
+		1: "PG_CMD_QUERY",
+		2: "PG_CMD_SCRUB",
+		3: "PG_CMD_DEEP_SCRUB",
+		4: "PG_CMD_REPAIR",
+		5: "PG_CMD_LIST_INCONSISTENT",
+	}
+	PGCmd_value = map[string]int32{
+		"PG_CMD_UNKNOWN":           0,
+		"PG_CMD_QUERY":             1,
+		"PG_CMD_SCRUB":             2,
+		"PG_CMD_DEEP_SCRUB":        3,
+		"PG_CMD_REPAIR":            4,
+		"PG_CMD_LIST_INCONSISTENT": 5,
+	}
+)
+
+func (x PGCmd) Enum() *PGCmd {
+	p := new(PGCmd)
+	*p = x
+	return p
+}
+
+func (x PGCmd) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (PGCmd) Descriptor() protoreflect.EnumDescriptor {
+	return file_osd_proto_enumTypes[0].Descriptor()
+}
+
+func (PGCmd) Type() protoreflect.EnumType {
+	return &file_osd_proto_enumTypes[0]
+}
+
+func (x PGCmd) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use PGCmd.Descriptor instead.
+func (PGCmd) EnumDescriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{0}
+}
+
 type OpCode int32
 
 const (
@@ -125,11 +183,11 @@ func (x OpCode) String() string {
 }
 
 func (OpCode) Descriptor() protoreflect.EnumDescriptor {
-	return file_osd_proto_enumTypes[0].Descriptor()
+	return file_osd_proto_enumTypes[1].Descriptor()
 }
 
 func (OpCode) Type() protoreflect.EnumType {
-	return &file_osd_proto_enumTypes[0]
+	return &file_osd_proto_enumTypes[1]
 }
 
 func (x OpCode) Number() protoreflect.EnumNumber {
@@ -138,7 +196,7 @@ func (x OpCode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OpCode.Descriptor instead.
 func (OpCode) EnumDescriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{0}
+	return file_osd_proto_rawDescGZIP(), []int{1}
 }
 
 type CmpOp int32
@@ -186,11 +244,11 @@ func (x CmpOp) String() string {
 }
 
 func (CmpOp) Descriptor() protoreflect.EnumDescriptor {
-	return file_osd_proto_enumTypes[1].Descriptor()
+	return file_osd_proto_enumTypes[2].Descriptor()
 }
 
 func (CmpOp) Type() protoreflect.EnumType {
-	return &file_osd_proto_enumTypes[1]
+	return &file_osd_proto_enumTypes[2]
 }
 
 func (x CmpOp) Number() protoreflect.EnumNumber {
@@ -199,7 +257,7 @@ func (x CmpOp) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CmpOp.Descriptor instead.
 func (CmpOp) EnumDescriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{1}
+	return file_osd_proto_rawDescGZIP(), []int{2}
 }
 
 // Result is an operation's outcome, as an errno would be in Ceph.
@@ -262,11 +320,11 @@ func (x Result) String() string {
 }
 
 func (Result) Descriptor() protoreflect.EnumDescriptor {
-	return file_osd_proto_enumTypes[2].Descriptor()
+	return file_osd_proto_enumTypes[3].Descriptor()
 }
 
 func (Result) Type() protoreflect.EnumType {
-	return &file_osd_proto_enumTypes[2]
+	return &file_osd_proto_enumTypes[3]
 }
 
 func (x Result) Number() protoreflect.EnumNumber {
@@ -275,7 +333,888 @@ func (x Result) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Result.Descriptor instead.
 func (Result) EnumDescriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{3}
+}
+
+type QueryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          int64                  `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Ps            uint32                 `protobuf:"varint,2,opt,name=ps,proto3" json:"ps,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryRequest) Reset() {
+	*x = QueryRequest{}
+	mi := &file_osd_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryRequest) ProtoMessage() {}
+
+func (x *QueryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
+func (*QueryRequest) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *QueryRequest) GetPool() int64 {
+	if x != nil {
+		return x.Pool
+	}
+	return 0
+}
+
+func (x *QueryRequest) GetPs() uint32 {
+	if x != nil {
+		return x.Ps
+	}
+	return 0
+}
+
+func (x *QueryRequest) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+type QueryReply struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Result     Result                 `protobuf:"varint,1,opt,name=result,proto3,enum=loligo.v1.Result" json:"result,omitempty"`
+	Message    string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	RetryEpoch uint64                 `protobuf:"varint,3,opt,name=retry_epoch,json=retryEpoch,proto3" json:"retry_epoch,omitempty"`
+	// Whether the callee holds any copy of the PG.
+	Exists bool    `protobuf:"varint,4,opt,name=exists,proto3" json:"exists,omitempty"`
+	Info   *PGInfo `protobuf:"bytes,5,opt,name=info,proto3" json:"info,omitempty"`
+	// Oldest first.
+	Log           []*LogEntry `protobuf:"bytes,6,rep,name=log,proto3" json:"log,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryReply) Reset() {
+	*x = QueryReply{}
+	mi := &file_osd_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryReply) ProtoMessage() {}
+
+func (x *QueryReply) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryReply.ProtoReflect.Descriptor instead.
+func (*QueryReply) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *QueryReply) GetResult() Result {
+	if x != nil {
+		return x.Result
+	}
+	return Result_OK
+}
+
+func (x *QueryReply) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *QueryReply) GetRetryEpoch() uint64 {
+	if x != nil {
+		return x.RetryEpoch
+	}
+	return 0
+}
+
+func (x *QueryReply) GetExists() bool {
+	if x != nil {
+		return x.Exists
+	}
+	return false
+}
+
+func (x *QueryReply) GetInfo() *PGInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *QueryReply) GetLog() []*LogEntry {
+	if x != nil {
+		return x.Log
+	}
+	return nil
+}
+
+type ScrubMapRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Pool     int64                  `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Ps       uint32                 `protobuf:"varint,2,opt,name=ps,proto3" json:"ps,omitempty"`
+	Interval uint64                 `protobuf:"fixed64,3,opt,name=interval,proto3" json:"interval,omitempty"`
+	Epoch    uint64                 `protobuf:"varint,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// Either a range (start_after, up to max objects) or the listed oids.
+	StartAfter string   `protobuf:"bytes,5,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"`
+	Max        uint32   `protobuf:"varint,6,opt,name=max,proto3" json:"max,omitempty"`
+	Oids       []string `protobuf:"bytes,7,rep,name=oids,proto3" json:"oids,omitempty"`
+	// Deep: read every byte, verify checksums and digest the data.
+	Deep          bool `protobuf:"varint,8,opt,name=deep,proto3" json:"deep,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScrubMapRequest) Reset() {
+	*x = ScrubMapRequest{}
+	mi := &file_osd_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScrubMapRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScrubMapRequest) ProtoMessage() {}
+
+func (x *ScrubMapRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScrubMapRequest.ProtoReflect.Descriptor instead.
+func (*ScrubMapRequest) Descriptor() ([]byte, []int) {
 	return file_osd_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ScrubMapRequest) GetPool() int64 {
+	if x != nil {
+		return x.Pool
+	}
+	return 0
+}
+
+func (x *ScrubMapRequest) GetPs() uint32 {
+	if x != nil {
+		return x.Ps
+	}
+	return 0
+}
+
+func (x *ScrubMapRequest) GetInterval() uint64 {
+	if x != nil {
+		return x.Interval
+	}
+	return 0
+}
+
+func (x *ScrubMapRequest) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *ScrubMapRequest) GetStartAfter() string {
+	if x != nil {
+		return x.StartAfter
+	}
+	return ""
+}
+
+func (x *ScrubMapRequest) GetMax() uint32 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *ScrubMapRequest) GetOids() []string {
+	if x != nil {
+		return x.Oids
+	}
+	return nil
+}
+
+func (x *ScrubMapRequest) GetDeep() bool {
+	if x != nil {
+		return x.Deep
+	}
+	return false
+}
+
+// ScrubObject is one object as scrub compares it.
+type ScrubObject struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Oid         string                 `protobuf:"bytes,1,opt,name=oid,proto3" json:"oid,omitempty"`
+	Version     *Eversion              `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Size        uint64                 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	XattrDigest uint64                 `protobuf:"fixed64,4,opt,name=xattr_digest,json=xattrDigest,proto3" json:"xattr_digest,omitempty"`
+	// Deep scrub only (0 otherwise).
+	OmapDigest uint64 `protobuf:"fixed64,5,opt,name=omap_digest,json=omapDigest,proto3" json:"omap_digest,omitempty"`
+	DataDigest uint64 `protobuf:"fixed64,6,opt,name=data_digest,json=dataDigest,proto3" json:"data_digest,omitempty"`
+	// A problem found reading the object (checksum mismatch, I/O error);
+	// empty when none.
+	Error string `protobuf:"bytes,7,opt,name=error,proto3" json:"error,omitempty"`
+	// The object is absent (for requested oids).
+	Missing       bool `protobuf:"varint,8,opt,name=missing,proto3" json:"missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScrubObject) Reset() {
+	*x = ScrubObject{}
+	mi := &file_osd_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScrubObject) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScrubObject) ProtoMessage() {}
+
+func (x *ScrubObject) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScrubObject.ProtoReflect.Descriptor instead.
+func (*ScrubObject) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ScrubObject) GetOid() string {
+	if x != nil {
+		return x.Oid
+	}
+	return ""
+}
+
+func (x *ScrubObject) GetVersion() *Eversion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+func (x *ScrubObject) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *ScrubObject) GetXattrDigest() uint64 {
+	if x != nil {
+		return x.XattrDigest
+	}
+	return 0
+}
+
+func (x *ScrubObject) GetOmapDigest() uint64 {
+	if x != nil {
+		return x.OmapDigest
+	}
+	return 0
+}
+
+func (x *ScrubObject) GetDataDigest() uint64 {
+	if x != nil {
+		return x.DataDigest
+	}
+	return 0
+}
+
+func (x *ScrubObject) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *ScrubObject) GetMissing() bool {
+	if x != nil {
+		return x.Missing
+	}
+	return false
+}
+
+type ScrubMapReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Result        Result                 `protobuf:"varint,1,opt,name=result,proto3,enum=loligo.v1.Result" json:"result,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	RetryEpoch    uint64                 `protobuf:"varint,3,opt,name=retry_epoch,json=retryEpoch,proto3" json:"retry_epoch,omitempty"`
+	Objects       []*ScrubObject         `protobuf:"bytes,4,rep,name=objects,proto3" json:"objects,omitempty"`
+	More          bool                   `protobuf:"varint,5,opt,name=more,proto3" json:"more,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScrubMapReply) Reset() {
+	*x = ScrubMapReply{}
+	mi := &file_osd_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScrubMapReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScrubMapReply) ProtoMessage() {}
+
+func (x *ScrubMapReply) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScrubMapReply.ProtoReflect.Descriptor instead.
+func (*ScrubMapReply) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ScrubMapReply) GetResult() Result {
+	if x != nil {
+		return x.Result
+	}
+	return Result_OK
+}
+
+func (x *ScrubMapReply) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ScrubMapReply) GetRetryEpoch() uint64 {
+	if x != nil {
+		return x.RetryEpoch
+	}
+	return 0
+}
+
+func (x *ScrubMapReply) GetObjects() []*ScrubObject {
+	if x != nil {
+		return x.Objects
+	}
+	return nil
+}
+
+func (x *ScrubMapReply) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+type PurgeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          int64                  `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Ps            uint32                 `protobuf:"varint,2,opt,name=ps,proto3" json:"ps,omitempty"`
+	Epoch         uint64                 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PurgeRequest) Reset() {
+	*x = PurgeRequest{}
+	mi := &file_osd_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurgeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurgeRequest) ProtoMessage() {}
+
+func (x *PurgeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurgeRequest.ProtoReflect.Descriptor instead.
+func (*PurgeRequest) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PurgeRequest) GetPool() int64 {
+	if x != nil {
+		return x.Pool
+	}
+	return 0
+}
+
+func (x *PurgeRequest) GetPs() uint32 {
+	if x != nil {
+		return x.Ps
+	}
+	return 0
+}
+
+func (x *PurgeRequest) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+type PurgeReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Result        Result                 `protobuf:"varint,1,opt,name=result,proto3,enum=loligo.v1.Result" json:"result,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PurgeReply) Reset() {
+	*x = PurgeReply{}
+	mi := &file_osd_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurgeReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurgeReply) ProtoMessage() {}
+
+func (x *PurgeReply) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurgeReply.ProtoReflect.Descriptor instead.
+func (*PurgeReply) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PurgeReply) GetResult() Result {
+	if x != nil {
+		return x.Result
+	}
+	return Result_OK
+}
+
+func (x *PurgeReply) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type PGCommandRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pool  int64                  `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Ps    uint32                 `protobuf:"varint,2,opt,name=ps,proto3" json:"ps,omitempty"`
+	Epoch uint64                 `protobuf:"varint,3,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Cmd   PGCmd                  `protobuf:"varint,4,opt,name=cmd,proto3,enum=loligo.v1.PGCmd" json:"cmd,omitempty"`
+	// Wait until the scrub or repair finishes (else it is only scheduled).
+	Wait          bool `protobuf:"varint,5,opt,name=wait,proto3" json:"wait,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGCommandRequest) Reset() {
+	*x = PGCommandRequest{}
+	mi := &file_osd_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGCommandRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGCommandRequest) ProtoMessage() {}
+
+func (x *PGCommandRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGCommandRequest.ProtoReflect.Descriptor instead.
+func (*PGCommandRequest) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *PGCommandRequest) GetPool() int64 {
+	if x != nil {
+		return x.Pool
+	}
+	return 0
+}
+
+func (x *PGCommandRequest) GetPs() uint32 {
+	if x != nil {
+		return x.Ps
+	}
+	return 0
+}
+
+func (x *PGCommandRequest) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *PGCommandRequest) GetCmd() PGCmd {
+	if x != nil {
+		return x.Cmd
+	}
+	return PGCmd_PG_CMD_UNKNOWN
+}
+
+func (x *PGCommandRequest) GetWait() bool {
+	if x != nil {
+		return x.Wait
+	}
+	return false
+}
+
+type PGCommandReply struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Result     Result                 `protobuf:"varint,1,opt,name=result,proto3,enum=loligo.v1.Result" json:"result,omitempty"`
+	Message    string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	RetryEpoch uint64                 `protobuf:"varint,3,opt,name=retry_epoch,json=retryEpoch,proto3" json:"retry_epoch,omitempty"`
+	// QUERY: the PG's state, peering details and recovery progress as JSON.
+	Json string `protobuf:"bytes,4,opt,name=json,proto3" json:"json,omitempty"`
+	// LIST_INCONSISTENT, and a waited scrub or repair: what the last scrub
+	// found.
+	Inconsistent  []*ScrubInconsistency `protobuf:"bytes,5,rep,name=inconsistent,proto3" json:"inconsistent,omitempty"`
+	ScrubErrors   uint64                `protobuf:"varint,6,opt,name=scrub_errors,json=scrubErrors,proto3" json:"scrub_errors,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PGCommandReply) Reset() {
+	*x = PGCommandReply{}
+	mi := &file_osd_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PGCommandReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PGCommandReply) ProtoMessage() {}
+
+func (x *PGCommandReply) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PGCommandReply.ProtoReflect.Descriptor instead.
+func (*PGCommandReply) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *PGCommandReply) GetResult() Result {
+	if x != nil {
+		return x.Result
+	}
+	return Result_OK
+}
+
+func (x *PGCommandReply) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *PGCommandReply) GetRetryEpoch() uint64 {
+	if x != nil {
+		return x.RetryEpoch
+	}
+	return 0
+}
+
+func (x *PGCommandReply) GetJson() string {
+	if x != nil {
+		return x.Json
+	}
+	return ""
+}
+
+func (x *PGCommandReply) GetInconsistent() []*ScrubInconsistency {
+	if x != nil {
+		return x.Inconsistent
+	}
+	return nil
+}
+
+func (x *PGCommandReply) GetScrubErrors() uint64 {
+	if x != nil {
+		return x.ScrubErrors
+	}
+	return 0
+}
+
+type ScrubInconsistency struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Oid    string                 `protobuf:"bytes,1,opt,name=oid,proto3" json:"oid,omitempty"`
+	Errors []string               `protobuf:"bytes,2,rep,name=errors,proto3" json:"errors,omitempty"`
+	// OSDs whose copy differs from the authoritative one.
+	BadOsds []int32 `protobuf:"varint,3,rep,packed,name=bad_osds,json=badOsds,proto3" json:"bad_osds,omitempty"`
+	// The OSD whose copy repair uses.
+	AuthOsd       int32 `protobuf:"varint,4,opt,name=auth_osd,json=authOsd,proto3" json:"auth_osd,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScrubInconsistency) Reset() {
+	*x = ScrubInconsistency{}
+	mi := &file_osd_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScrubInconsistency) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScrubInconsistency) ProtoMessage() {}
+
+func (x *ScrubInconsistency) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScrubInconsistency.ProtoReflect.Descriptor instead.
+func (*ScrubInconsistency) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ScrubInconsistency) GetOid() string {
+	if x != nil {
+		return x.Oid
+	}
+	return ""
+}
+
+func (x *ScrubInconsistency) GetErrors() []string {
+	if x != nil {
+		return x.Errors
+	}
+	return nil
+}
+
+func (x *ScrubInconsistency) GetBadOsds() []int32 {
+	if x != nil {
+		return x.BadOsds
+	}
+	return nil
+}
+
+func (x *ScrubInconsistency) GetAuthOsd() int32 {
+	if x != nil {
+		return x.AuthOsd
+	}
+	return 0
+}
+
+type ConfigRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Keys to change (osd_recovery_max_active, ...); empty: read only.
+	Set           map[string]string `protobuf:"bytes,1,rep,name=set,proto3" json:"set,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigRequest) Reset() {
+	*x = ConfigRequest{}
+	mi := &file_osd_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigRequest) ProtoMessage() {}
+
+func (x *ConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigRequest.ProtoReflect.Descriptor instead.
+func (*ConfigRequest) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ConfigRequest) GetSet() map[string]string {
+	if x != nil {
+		return x.Set
+	}
+	return nil
+}
+
+type ConfigReply struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Result  Result                 `protobuf:"varint,1,opt,name=result,proto3,enum=loligo.v1.Result" json:"result,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// Every setting after the change.
+	Values        map[string]string `protobuf:"bytes,3,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfigReply) Reset() {
+	*x = ConfigReply{}
+	mi := &file_osd_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfigReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfigReply) ProtoMessage() {}
+
+func (x *ConfigReply) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfigReply.ProtoReflect.Descriptor instead.
+func (*ConfigReply) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ConfigReply) GetResult() Result {
+	if x != nil {
+		return x.Result
+	}
+	return Result_OK
+}
+
+func (x *ConfigReply) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ConfigReply) GetValues() map[string]string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
 }
 
 // ReqID names one client request; a resent request keeps its ReqID, so
@@ -292,7 +1231,7 @@ type ReqID struct {
 
 func (x *ReqID) Reset() {
 	*x = ReqID{}
-	mi := &file_osd_proto_msgTypes[0]
+	mi := &file_osd_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +1243,7 @@ func (x *ReqID) String() string {
 func (*ReqID) ProtoMessage() {}
 
 func (x *ReqID) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[0]
+	mi := &file_osd_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +1256,7 @@ func (x *ReqID) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReqID.ProtoReflect.Descriptor instead.
 func (*ReqID) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{0}
+	return file_osd_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ReqID) GetClient() string {
@@ -346,7 +1285,7 @@ type Eversion struct {
 
 func (x *Eversion) Reset() {
 	*x = Eversion{}
-	mi := &file_osd_proto_msgTypes[1]
+	mi := &file_osd_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +1297,7 @@ func (x *Eversion) String() string {
 func (*Eversion) ProtoMessage() {}
 
 func (x *Eversion) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[1]
+	mi := &file_osd_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +1310,7 @@ func (x *Eversion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Eversion.ProtoReflect.Descriptor instead.
 func (*Eversion) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{1}
+	return file_osd_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Eversion) GetEpoch() uint64 {
@@ -410,7 +1349,7 @@ type OpStep struct {
 
 func (x *OpStep) Reset() {
 	*x = OpStep{}
-	mi := &file_osd_proto_msgTypes[2]
+	mi := &file_osd_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -422,7 +1361,7 @@ func (x *OpStep) String() string {
 func (*OpStep) ProtoMessage() {}
 
 func (x *OpStep) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[2]
+	mi := &file_osd_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -435,7 +1374,7 @@ func (x *OpStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpStep.ProtoReflect.Descriptor instead.
 func (*OpStep) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{2}
+	return file_osd_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *OpStep) GetCode() OpCode {
@@ -551,7 +1490,7 @@ type StepResult struct {
 
 func (x *StepResult) Reset() {
 	*x = StepResult{}
-	mi := &file_osd_proto_msgTypes[3]
+	mi := &file_osd_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -563,7 +1502,7 @@ func (x *StepResult) String() string {
 func (*StepResult) ProtoMessage() {}
 
 func (x *StepResult) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[3]
+	mi := &file_osd_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -576,7 +1515,7 @@ func (x *StepResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StepResult.ProtoReflect.Descriptor instead.
 func (*StepResult) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{3}
+	return file_osd_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StepResult) GetData() []byte {
@@ -644,7 +1583,7 @@ type OpRequest struct {
 
 func (x *OpRequest) Reset() {
 	*x = OpRequest{}
-	mi := &file_osd_proto_msgTypes[4]
+	mi := &file_osd_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +1595,7 @@ func (x *OpRequest) String() string {
 func (*OpRequest) ProtoMessage() {}
 
 func (x *OpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[4]
+	mi := &file_osd_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +1608,7 @@ func (x *OpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpRequest.ProtoReflect.Descriptor instead.
 func (*OpRequest) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{4}
+	return file_osd_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *OpRequest) GetReqid() *ReqID {
@@ -732,7 +1671,7 @@ type OpReply struct {
 
 func (x *OpReply) Reset() {
 	*x = OpReply{}
-	mi := &file_osd_proto_msgTypes[5]
+	mi := &file_osd_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +1683,7 @@ func (x *OpReply) String() string {
 func (*OpReply) ProtoMessage() {}
 
 func (x *OpReply) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[5]
+	mi := &file_osd_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +1696,7 @@ func (x *OpReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpReply.ProtoReflect.Descriptor instead.
 func (*OpReply) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{5}
+	return file_osd_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *OpReply) GetResult() Result {
@@ -815,7 +1754,7 @@ type ListRequest struct {
 
 func (x *ListRequest) Reset() {
 	*x = ListRequest{}
-	mi := &file_osd_proto_msgTypes[6]
+	mi := &file_osd_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -827,7 +1766,7 @@ func (x *ListRequest) String() string {
 func (*ListRequest) ProtoMessage() {}
 
 func (x *ListRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[6]
+	mi := &file_osd_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -840,7 +1779,7 @@ func (x *ListRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequest.ProtoReflect.Descriptor instead.
 func (*ListRequest) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{6}
+	return file_osd_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListRequest) GetEpoch() uint64 {
@@ -891,7 +1830,7 @@ type ListReply struct {
 
 func (x *ListReply) Reset() {
 	*x = ListReply{}
-	mi := &file_osd_proto_msgTypes[7]
+	mi := &file_osd_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -903,7 +1842,7 @@ func (x *ListReply) String() string {
 func (*ListReply) ProtoMessage() {}
 
 func (x *ListReply) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[7]
+	mi := &file_osd_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -916,7 +1855,7 @@ func (x *ListReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReply.ProtoReflect.Descriptor instead.
 func (*ListReply) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{7}
+	return file_osd_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListReply) GetResult() Result {
@@ -962,7 +1901,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_osd_proto_msgTypes[8]
+	mi := &file_osd_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1913,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[8]
+	mi := &file_osd_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1926,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{8}
+	return file_osd_proto_rawDescGZIP(), []int{20}
 }
 
 type PGStat struct {
@@ -1002,7 +1941,7 @@ type PGStat struct {
 
 func (x *PGStat) Reset() {
 	*x = PGStat{}
-	mi := &file_osd_proto_msgTypes[9]
+	mi := &file_osd_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1953,7 @@ func (x *PGStat) String() string {
 func (*PGStat) ProtoMessage() {}
 
 func (x *PGStat) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[9]
+	mi := &file_osd_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1966,7 @@ func (x *PGStat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PGStat.ProtoReflect.Descriptor instead.
 func (*PGStat) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{9}
+	return file_osd_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PGStat) GetPool() int64 {
@@ -1070,7 +2009,7 @@ type StatsReply struct {
 
 func (x *StatsReply) Reset() {
 	*x = StatsReply{}
-	mi := &file_osd_proto_msgTypes[10]
+	mi := &file_osd_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1082,7 +2021,7 @@ func (x *StatsReply) String() string {
 func (*StatsReply) ProtoMessage() {}
 
 func (x *StatsReply) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[10]
+	mi := &file_osd_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1095,7 +2034,7 @@ func (x *StatsReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsReply.ProtoReflect.Descriptor instead.
 func (*StatsReply) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{10}
+	return file_osd_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *StatsReply) GetPgs() []*PGStat {
@@ -1144,7 +2083,7 @@ type ObjectMeta struct {
 
 func (x *ObjectMeta) Reset() {
 	*x = ObjectMeta{}
-	mi := &file_osd_proto_msgTypes[11]
+	mi := &file_osd_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1156,7 +2095,7 @@ func (x *ObjectMeta) String() string {
 func (*ObjectMeta) ProtoMessage() {}
 
 func (x *ObjectMeta) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[11]
+	mi := &file_osd_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1169,7 +2108,7 @@ func (x *ObjectMeta) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectMeta.ProtoReflect.Descriptor instead.
 func (*ObjectMeta) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{11}
+	return file_osd_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ObjectMeta) GetSize() uint64 {
@@ -1251,7 +2190,7 @@ type Chunk struct {
 
 func (x *Chunk) Reset() {
 	*x = Chunk{}
-	mi := &file_osd_proto_msgTypes[12]
+	mi := &file_osd_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1263,7 +2202,7 @@ func (x *Chunk) String() string {
 func (*Chunk) ProtoMessage() {}
 
 func (x *Chunk) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[12]
+	mi := &file_osd_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1276,7 +2215,7 @@ func (x *Chunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Chunk.ProtoReflect.Descriptor instead.
 func (*Chunk) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{12}
+	return file_osd_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Chunk) GetIndex() uint32 {
@@ -1327,7 +2266,7 @@ type Txn struct {
 
 func (x *Txn) Reset() {
 	*x = Txn{}
-	mi := &file_osd_proto_msgTypes[13]
+	mi := &file_osd_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1339,7 +2278,7 @@ func (x *Txn) String() string {
 func (*Txn) ProtoMessage() {}
 
 func (x *Txn) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[13]
+	mi := &file_osd_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1352,7 +2291,7 @@ func (x *Txn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Txn.ProtoReflect.Descriptor instead.
 func (*Txn) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{13}
+	return file_osd_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Txn) GetOid() string {
@@ -1448,7 +2387,7 @@ type LogEntry struct {
 
 func (x *LogEntry) Reset() {
 	*x = LogEntry{}
-	mi := &file_osd_proto_msgTypes[14]
+	mi := &file_osd_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +2399,7 @@ func (x *LogEntry) String() string {
 func (*LogEntry) ProtoMessage() {}
 
 func (x *LogEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[14]
+	mi := &file_osd_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1473,7 +2412,7 @@ func (x *LogEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogEntry.ProtoReflect.Descriptor instead.
 func (*LogEntry) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{14}
+	return file_osd_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LogEntry) GetVersion() *Eversion {
@@ -1519,16 +2458,21 @@ type PGInfo struct {
 	// The newest write applied.
 	LastUpdate *Eversion `protobuf:"bytes,3,opt,name=last_update,json=lastUpdate,proto3" json:"last_update,omitempty"`
 	// The oldest write the log still holds (entries after it are kept).
-	LogTail       *Eversion `protobuf:"bytes,4,opt,name=log_tail,json=logTail,proto3" json:"log_tail,omitempty"`
-	Objects       uint64    `protobuf:"varint,5,opt,name=objects,proto3" json:"objects,omitempty"`
-	Bytes         uint64    `protobuf:"varint,6,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	LogTail *Eversion `protobuf:"bytes,4,opt,name=log_tail,json=logTail,proto3" json:"log_tail,omitempty"`
+	Objects uint64    `protobuf:"varint,5,opt,name=objects,proto3" json:"objects,omitempty"`
+	Bytes   uint64    `protobuf:"varint,6,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// The copy is being brought up to date (log recovery or backfill):
+	// its log is not the authority's yet and it may lack objects, so
+	// peering never takes it as the authoritative copy. Set by a Push
+	// with incomplete, cleared by any later Push that sets the log.
+	Incomplete    bool `protobuf:"varint,7,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PGInfo) Reset() {
 	*x = PGInfo{}
-	mi := &file_osd_proto_msgTypes[15]
+	mi := &file_osd_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1540,7 +2484,7 @@ func (x *PGInfo) String() string {
 func (*PGInfo) ProtoMessage() {}
 
 func (x *PGInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[15]
+	mi := &file_osd_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1553,7 +2497,7 @@ func (x *PGInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PGInfo.ProtoReflect.Descriptor instead.
 func (*PGInfo) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{15}
+	return file_osd_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *PGInfo) GetPool() int64 {
@@ -1598,22 +2542,33 @@ func (x *PGInfo) GetBytes() uint64 {
 	return 0
 }
 
+func (x *PGInfo) GetIncomplete() bool {
+	if x != nil {
+		return x.Incomplete
+	}
+	return false
+}
+
 type RepOpRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Pool  int64                  `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
 	Ps    uint32                 `protobuf:"varint,2,opt,name=ps,proto3" json:"ps,omitempty"`
 	// The sender's view of the PG's interval (see osd/interval.go).
-	Interval      uint64    `protobuf:"fixed64,3,opt,name=interval,proto3" json:"interval,omitempty"`
-	Epoch         uint64    `protobuf:"varint,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
-	Txn           *Txn      `protobuf:"bytes,5,opt,name=txn,proto3" json:"txn,omitempty"`
-	Entry         *LogEntry `protobuf:"bytes,6,opt,name=entry,proto3" json:"entry,omitempty"`
+	Interval uint64    `protobuf:"fixed64,3,opt,name=interval,proto3" json:"interval,omitempty"`
+	Epoch    uint64    `protobuf:"varint,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Txn      *Txn      `protobuf:"bytes,5,opt,name=txn,proto3" json:"txn,omitempty"`
+	Entry    *LogEntry `protobuf:"bytes,6,opt,name=entry,proto3" json:"entry,omitempty"`
+	// The callee is a backfill target: apply the object change but leave
+	// the PG log and last_update alone (its log becomes valid only when
+	// backfill completes).
+	Backfill      bool `protobuf:"varint,7,opt,name=backfill,proto3" json:"backfill,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RepOpRequest) Reset() {
 	*x = RepOpRequest{}
-	mi := &file_osd_proto_msgTypes[16]
+	mi := &file_osd_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1625,7 +2580,7 @@ func (x *RepOpRequest) String() string {
 func (*RepOpRequest) ProtoMessage() {}
 
 func (x *RepOpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[16]
+	mi := &file_osd_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1638,7 +2593,7 @@ func (x *RepOpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepOpRequest.ProtoReflect.Descriptor instead.
 func (*RepOpRequest) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{16}
+	return file_osd_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RepOpRequest) GetPool() int64 {
@@ -1683,6 +2638,13 @@ func (x *RepOpRequest) GetEntry() *LogEntry {
 	return nil
 }
 
+func (x *RepOpRequest) GetBackfill() bool {
+	if x != nil {
+		return x.Backfill
+	}
+	return false
+}
+
 type RepOpReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Result        Result                 `protobuf:"varint,1,opt,name=result,proto3,enum=loligo.v1.Result" json:"result,omitempty"`
@@ -1694,7 +2656,7 @@ type RepOpReply struct {
 
 func (x *RepOpReply) Reset() {
 	*x = RepOpReply{}
-	mi := &file_osd_proto_msgTypes[17]
+	mi := &file_osd_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1706,7 +2668,7 @@ func (x *RepOpReply) String() string {
 func (*RepOpReply) ProtoMessage() {}
 
 func (x *RepOpReply) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[17]
+	mi := &file_osd_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1719,7 +2681,7 @@ func (x *RepOpReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepOpReply.ProtoReflect.Descriptor instead.
 func (*RepOpReply) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{17}
+	return file_osd_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RepOpReply) GetResult() Result {
@@ -1757,7 +2719,7 @@ type ScanRequest struct {
 
 func (x *ScanRequest) Reset() {
 	*x = ScanRequest{}
-	mi := &file_osd_proto_msgTypes[18]
+	mi := &file_osd_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +2731,7 @@ func (x *ScanRequest) String() string {
 func (*ScanRequest) ProtoMessage() {}
 
 func (x *ScanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[18]
+	mi := &file_osd_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +2744,7 @@ func (x *ScanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRequest.ProtoReflect.Descriptor instead.
 func (*ScanRequest) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{18}
+	return file_osd_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ScanRequest) GetPool() int64 {
@@ -1837,7 +2799,7 @@ type ObjectVersion struct {
 
 func (x *ObjectVersion) Reset() {
 	*x = ObjectVersion{}
-	mi := &file_osd_proto_msgTypes[19]
+	mi := &file_osd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1849,7 +2811,7 @@ func (x *ObjectVersion) String() string {
 func (*ObjectVersion) ProtoMessage() {}
 
 func (x *ObjectVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[19]
+	mi := &file_osd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1862,7 +2824,7 @@ func (x *ObjectVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectVersion.ProtoReflect.Descriptor instead.
 func (*ObjectVersion) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{19}
+	return file_osd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ObjectVersion) GetOid() string {
@@ -1895,7 +2857,7 @@ type ScanReply struct {
 
 func (x *ScanReply) Reset() {
 	*x = ScanReply{}
-	mi := &file_osd_proto_msgTypes[20]
+	mi := &file_osd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1907,7 +2869,7 @@ func (x *ScanReply) String() string {
 func (*ScanReply) ProtoMessage() {}
 
 func (x *ScanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[20]
+	mi := &file_osd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1920,7 +2882,7 @@ func (x *ScanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanReply.ProtoReflect.Descriptor instead.
 func (*ScanReply) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{20}
+	return file_osd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ScanReply) GetResult() Result {
@@ -1985,7 +2947,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_osd_proto_msgTypes[21]
+	mi := &file_osd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1997,7 +2959,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[21]
+	mi := &file_osd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2010,7 +2972,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{21}
+	return file_osd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *PullRequest) GetPool() int64 {
@@ -2061,7 +3023,7 @@ type PullReply struct {
 
 func (x *PullReply) Reset() {
 	*x = PullReply{}
-	mi := &file_osd_proto_msgTypes[22]
+	mi := &file_osd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2073,7 +3035,7 @@ func (x *PullReply) String() string {
 func (*PullReply) ProtoMessage() {}
 
 func (x *PullReply) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[22]
+	mi := &file_osd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2086,7 +3048,7 @@ func (x *PullReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullReply.ProtoReflect.Descriptor instead.
 func (*PullReply) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{22}
+	return file_osd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *PullReply) GetResult() Result {
@@ -2125,16 +3087,18 @@ type PushRequest struct {
 	Epoch    uint64                 `protobuf:"varint,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
 	Objects  []*Txn                 `protobuf:"bytes,5,rep,name=objects,proto3" json:"objects,omitempty"`
 	// When set, the member's PG log and last_update become these.
-	Log           []*LogEntry `protobuf:"bytes,6,rep,name=log,proto3" json:"log,omitempty"`
-	LastUpdate    *Eversion   `protobuf:"bytes,7,opt,name=last_update,json=lastUpdate,proto3" json:"last_update,omitempty"`
-	SetLog        bool        `protobuf:"varint,8,opt,name=set_log,json=setLog,proto3" json:"set_log,omitempty"`
+	Log        []*LogEntry `protobuf:"bytes,6,rep,name=log,proto3" json:"log,omitempty"`
+	LastUpdate *Eversion   `protobuf:"bytes,7,opt,name=last_update,json=lastUpdate,proto3" json:"last_update,omitempty"`
+	SetLog     bool        `protobuf:"varint,8,opt,name=set_log,json=setLog,proto3" json:"set_log,omitempty"`
+	// With set_log: mark the copy incomplete (see PGInfo.incomplete).
+	Incomplete    bool `protobuf:"varint,9,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PushRequest) Reset() {
 	*x = PushRequest{}
-	mi := &file_osd_proto_msgTypes[23]
+	mi := &file_osd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +3110,7 @@ func (x *PushRequest) String() string {
 func (*PushRequest) ProtoMessage() {}
 
 func (x *PushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[23]
+	mi := &file_osd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2159,7 +3123,7 @@ func (x *PushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushRequest.ProtoReflect.Descriptor instead.
 func (*PushRequest) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{23}
+	return file_osd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *PushRequest) GetPool() int64 {
@@ -2218,6 +3182,13 @@ func (x *PushRequest) GetSetLog() bool {
 	return false
 }
 
+func (x *PushRequest) GetIncomplete() bool {
+	if x != nil {
+		return x.Incomplete
+	}
+	return false
+}
+
 type PushReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Result        Result                 `protobuf:"varint,1,opt,name=result,proto3,enum=loligo.v1.Result" json:"result,omitempty"`
@@ -2229,7 +3200,7 @@ type PushReply struct {
 
 func (x *PushReply) Reset() {
 	*x = PushReply{}
-	mi := &file_osd_proto_msgTypes[24]
+	mi := &file_osd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2241,7 +3212,7 @@ func (x *PushReply) String() string {
 func (*PushReply) ProtoMessage() {}
 
 func (x *PushReply) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[24]
+	mi := &file_osd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2254,7 +3225,7 @@ func (x *PushReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushReply.ProtoReflect.Descriptor instead.
 func (*PushReply) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{24}
+	return file_osd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PushReply) GetResult() Result {
@@ -2288,7 +3259,7 @@ type PingRequest struct {
 
 func (x *PingRequest) Reset() {
 	*x = PingRequest{}
-	mi := &file_osd_proto_msgTypes[25]
+	mi := &file_osd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2300,7 +3271,7 @@ func (x *PingRequest) String() string {
 func (*PingRequest) ProtoMessage() {}
 
 func (x *PingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[25]
+	mi := &file_osd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2313,7 +3284,7 @@ func (x *PingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingRequest.ProtoReflect.Descriptor instead.
 func (*PingRequest) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{25}
+	return file_osd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PingRequest) GetFrom() int32 {
@@ -2339,7 +3310,7 @@ type PingReply struct {
 
 func (x *PingReply) Reset() {
 	*x = PingReply{}
-	mi := &file_osd_proto_msgTypes[26]
+	mi := &file_osd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2351,7 +3322,7 @@ func (x *PingReply) String() string {
 func (*PingReply) ProtoMessage() {}
 
 func (x *PingReply) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[26]
+	mi := &file_osd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2364,7 +3335,7 @@ func (x *PingReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingReply.ProtoReflect.Descriptor instead.
 func (*PingReply) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{26}
+	return file_osd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PingReply) GetEpoch() uint64 {
@@ -2378,7 +3349,87 @@ var File_osd_proto protoreflect.FileDescriptor
 
 const file_osd_proto_rawDesc = "" +
 	"\n" +
-	"\tosd.proto\x12\tloligo.v1\"1\n" +
+	"\tosd.proto\x12\tloligo.v1\"H\n" +
+	"\fQueryRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x0e\n" +
+	"\x02ps\x18\x02 \x01(\rR\x02ps\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\"\xd8\x01\n" +
+	"\n" +
+	"QueryReply\x12)\n" +
+	"\x06result\x18\x01 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1f\n" +
+	"\vretry_epoch\x18\x03 \x01(\x04R\n" +
+	"retryEpoch\x12\x16\n" +
+	"\x06exists\x18\x04 \x01(\bR\x06exists\x12%\n" +
+	"\x04info\x18\x05 \x01(\v2\x11.loligo.v1.PGInfoR\x04info\x12%\n" +
+	"\x03log\x18\x06 \x03(\v2\x13.loligo.v1.LogEntryR\x03log\"\xc2\x01\n" +
+	"\x0fScrubMapRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x0e\n" +
+	"\x02ps\x18\x02 \x01(\rR\x02ps\x12\x1a\n" +
+	"\binterval\x18\x03 \x01(\x06R\binterval\x12\x14\n" +
+	"\x05epoch\x18\x04 \x01(\x04R\x05epoch\x12\x1f\n" +
+	"\vstart_after\x18\x05 \x01(\tR\n" +
+	"startAfter\x12\x10\n" +
+	"\x03max\x18\x06 \x01(\rR\x03max\x12\x12\n" +
+	"\x04oids\x18\a \x03(\tR\x04oids\x12\x12\n" +
+	"\x04deep\x18\b \x01(\bR\x04deep\"\xf7\x01\n" +
+	"\vScrubObject\x12\x10\n" +
+	"\x03oid\x18\x01 \x01(\tR\x03oid\x12-\n" +
+	"\aversion\x18\x02 \x01(\v2\x13.loligo.v1.EversionR\aversion\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x04R\x04size\x12!\n" +
+	"\fxattr_digest\x18\x04 \x01(\x06R\vxattrDigest\x12\x1f\n" +
+	"\vomap_digest\x18\x05 \x01(\x06R\n" +
+	"omapDigest\x12\x1f\n" +
+	"\vdata_digest\x18\x06 \x01(\x06R\n" +
+	"dataDigest\x12\x14\n" +
+	"\x05error\x18\a \x01(\tR\x05error\x12\x18\n" +
+	"\amissing\x18\b \x01(\bR\amissing\"\xbb\x01\n" +
+	"\rScrubMapReply\x12)\n" +
+	"\x06result\x18\x01 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1f\n" +
+	"\vretry_epoch\x18\x03 \x01(\x04R\n" +
+	"retryEpoch\x120\n" +
+	"\aobjects\x18\x04 \x03(\v2\x16.loligo.v1.ScrubObjectR\aobjects\x12\x12\n" +
+	"\x04more\x18\x05 \x01(\bR\x04more\"H\n" +
+	"\fPurgeRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x0e\n" +
+	"\x02ps\x18\x02 \x01(\rR\x02ps\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\"Q\n" +
+	"\n" +
+	"PurgeReply\x12)\n" +
+	"\x06result\x18\x01 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\x84\x01\n" +
+	"\x10PGCommandRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x0e\n" +
+	"\x02ps\x18\x02 \x01(\rR\x02ps\x12\x14\n" +
+	"\x05epoch\x18\x03 \x01(\x04R\x05epoch\x12\"\n" +
+	"\x03cmd\x18\x04 \x01(\x0e2\x10.loligo.v1.PGCmdR\x03cmd\x12\x12\n" +
+	"\x04wait\x18\x05 \x01(\bR\x04wait\"\xf0\x01\n" +
+	"\x0ePGCommandReply\x12)\n" +
+	"\x06result\x18\x01 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1f\n" +
+	"\vretry_epoch\x18\x03 \x01(\x04R\n" +
+	"retryEpoch\x12\x12\n" +
+	"\x04json\x18\x04 \x01(\tR\x04json\x12A\n" +
+	"\finconsistent\x18\x05 \x03(\v2\x1d.loligo.v1.ScrubInconsistencyR\finconsistent\x12!\n" +
+	"\fscrub_errors\x18\x06 \x01(\x04R\vscrubErrors\"t\n" +
+	"\x12ScrubInconsistency\x12\x10\n" +
+	"\x03oid\x18\x01 \x01(\tR\x03oid\x12\x16\n" +
+	"\x06errors\x18\x02 \x03(\tR\x06errors\x12\x19\n" +
+	"\bbad_osds\x18\x03 \x03(\x05R\abadOsds\x12\x19\n" +
+	"\bauth_osd\x18\x04 \x01(\x05R\aauthOsd\"|\n" +
+	"\rConfigRequest\x123\n" +
+	"\x03set\x18\x01 \x03(\v2!.loligo.v1.ConfigRequest.SetEntryR\x03set\x1a6\n" +
+	"\bSetEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc9\x01\n" +
+	"\vConfigReply\x12)\n" +
+	"\x06result\x18\x01 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12:\n" +
+	"\x06values\x18\x03 \x03(\v2\".loligo.v1.ConfigReply.ValuesEntryR\x06values\x1a9\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"1\n" +
 	"\x05ReqID\x12\x16\n" +
 	"\x06client\x18\x01 \x01(\tR\x06client\x12\x10\n" +
 	"\x03tid\x18\x02 \x01(\x04R\x03tid\":\n" +
@@ -2502,7 +3553,7 @@ const file_osd_proto_rawDesc = "" +
 	"\x05reqid\x18\x02 \x01(\v2\x10.loligo.v1.ReqIDR\x05reqid\x12\x10\n" +
 	"\x03oid\x18\x03 \x01(\tR\x03oid\x12%\n" +
 	"\x0eobject_version\x18\x04 \x01(\x04R\robjectVersion\x12)\n" +
-	"\x06result\x18\x05 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\"\xc2\x01\n" +
+	"\x06result\x18\x05 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\"\xe2\x01\n" +
 	"\x06PGInfo\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x0e\n" +
 	"\x02ps\x18\x02 \x01(\rR\x02ps\x124\n" +
@@ -2510,14 +3561,18 @@ const file_osd_proto_rawDesc = "" +
 	"lastUpdate\x12.\n" +
 	"\blog_tail\x18\x04 \x01(\v2\x13.loligo.v1.EversionR\alogTail\x12\x18\n" +
 	"\aobjects\x18\x05 \x01(\x04R\aobjects\x12\x14\n" +
-	"\x05bytes\x18\x06 \x01(\x04R\x05bytes\"\xb1\x01\n" +
+	"\x05bytes\x18\x06 \x01(\x04R\x05bytes\x12\x1e\n" +
+	"\n" +
+	"incomplete\x18\a \x01(\bR\n" +
+	"incomplete\"\xcd\x01\n" +
 	"\fRepOpRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x0e\n" +
 	"\x02ps\x18\x02 \x01(\rR\x02ps\x12\x1a\n" +
 	"\binterval\x18\x03 \x01(\x06R\binterval\x12\x14\n" +
 	"\x05epoch\x18\x04 \x01(\x04R\x05epoch\x12 \n" +
 	"\x03txn\x18\x05 \x01(\v2\x0e.loligo.v1.TxnR\x03txn\x12)\n" +
-	"\x05entry\x18\x06 \x01(\v2\x13.loligo.v1.LogEntryR\x05entry\"r\n" +
+	"\x05entry\x18\x06 \x01(\v2\x13.loligo.v1.LogEntryR\x05entry\x12\x1a\n" +
+	"\bbackfill\x18\a \x01(\bR\bbackfill\"r\n" +
 	"\n" +
 	"RepOpReply\x12)\n" +
 	"\x06result\x18\x01 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\x12\x18\n" +
@@ -2555,7 +3610,7 @@ const file_osd_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1f\n" +
 	"\vretry_epoch\x18\x03 \x01(\x04R\n" +
 	"retryEpoch\x12(\n" +
-	"\aobjects\x18\x04 \x03(\v2\x0e.loligo.v1.TxnR\aobjects\"\x83\x02\n" +
+	"\aobjects\x18\x04 \x03(\v2\x0e.loligo.v1.TxnR\aobjects\"\xa3\x02\n" +
 	"\vPushRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x0e\n" +
 	"\x02ps\x18\x02 \x01(\rR\x02ps\x12\x1a\n" +
@@ -2565,7 +3620,10 @@ const file_osd_proto_rawDesc = "" +
 	"\x03log\x18\x06 \x03(\v2\x13.loligo.v1.LogEntryR\x03log\x124\n" +
 	"\vlast_update\x18\a \x01(\v2\x13.loligo.v1.EversionR\n" +
 	"lastUpdate\x12\x17\n" +
-	"\aset_log\x18\b \x01(\bR\x06setLog\"q\n" +
+	"\aset_log\x18\b \x01(\bR\x06setLog\x12\x1e\n" +
+	"\n" +
+	"incomplete\x18\t \x01(\bR\n" +
+	"incomplete\"q\n" +
 	"\tPushReply\x12)\n" +
 	"\x06result\x18\x01 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1f\n" +
@@ -2575,7 +3633,14 @@ const file_osd_proto_rawDesc = "" +
 	"\x04from\x18\x01 \x01(\x05R\x04from\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"!\n" +
 	"\tPingReply\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch*\xb8\x03\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch*\x87\x01\n" +
+	"\x05PGCmd\x12\x12\n" +
+	"\x0ePG_CMD_UNKNOWN\x10\x00\x12\x10\n" +
+	"\fPG_CMD_QUERY\x10\x01\x12\x10\n" +
+	"\fPG_CMD_SCRUB\x10\x02\x12\x15\n" +
+	"\x11PG_CMD_DEEP_SCRUB\x10\x03\x12\x11\n" +
+	"\rPG_CMD_REPAIR\x10\x04\x12\x1c\n" +
+	"\x18PG_CMD_LIST_INCONSISTENT\x10\x05*\xb8\x03\n" +
 	"\x06OpCode\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tOP_CREATE\x10\x01\x12\f\n" +
@@ -2628,7 +3693,7 @@ const file_osd_proto_rawDesc = "" +
 	"\aCORRUPT\x10\b\x12\f\n" +
 	"\bIO_ERROR\x10\t\x12\t\n" +
 	"\x05RETRY\x10\n" +
-	"2\xb5\x03\n" +
+	"2\xea\x05\n" +
 	"\x03OSD\x12.\n" +
 	"\x02Op\x12\x14.loligo.v1.OpRequest\x1a\x12.loligo.v1.OpReply\x124\n" +
 	"\x04List\x12\x16.loligo.v1.ListRequest\x1a\x14.loligo.v1.ListReply\x127\n" +
@@ -2637,7 +3702,12 @@ const file_osd_proto_rawDesc = "" +
 	"\x04Scan\x12\x16.loligo.v1.ScanRequest\x1a\x14.loligo.v1.ScanReply\x124\n" +
 	"\x04Pull\x12\x16.loligo.v1.PullRequest\x1a\x14.loligo.v1.PullReply\x124\n" +
 	"\x04Push\x12\x16.loligo.v1.PushRequest\x1a\x14.loligo.v1.PushReply\x124\n" +
-	"\x04Ping\x12\x16.loligo.v1.PingRequest\x1a\x14.loligo.v1.PingReplyB)Z'github.com/loligo/loligo/proto/loligopbb\x06proto3"
+	"\x04Ping\x12\x16.loligo.v1.PingRequest\x1a\x14.loligo.v1.PingReply\x127\n" +
+	"\x05Query\x12\x17.loligo.v1.QueryRequest\x1a\x15.loligo.v1.QueryReply\x12@\n" +
+	"\bScrubMap\x12\x1a.loligo.v1.ScrubMapRequest\x1a\x18.loligo.v1.ScrubMapReply\x127\n" +
+	"\x05Purge\x12\x17.loligo.v1.PurgeRequest\x1a\x15.loligo.v1.PurgeReply\x12C\n" +
+	"\tPGCommand\x12\x1b.loligo.v1.PGCommandRequest\x1a\x19.loligo.v1.PGCommandReply\x12:\n" +
+	"\x06Config\x12\x18.loligo.v1.ConfigRequest\x1a\x16.loligo.v1.ConfigReplyB)Z'github.com/loligo/loligo/proto/loligopbb\x06proto3"
 
 var (
 	file_osd_proto_rawDescOnce sync.Once
@@ -2651,100 +3721,138 @@ func file_osd_proto_rawDescGZIP() []byte {
 	return file_osd_proto_rawDescData
 }
 
-var file_osd_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_osd_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_osd_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_osd_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_osd_proto_goTypes = []any{
-	(OpCode)(0),           // 0: loligo.v1.OpCode
-	(CmpOp)(0),            // 1: loligo.v1.CmpOp
-	(Result)(0),           // 2: loligo.v1.Result
-	(*ReqID)(nil),         // 3: loligo.v1.ReqID
-	(*Eversion)(nil),      // 4: loligo.v1.Eversion
-	(*OpStep)(nil),        // 5: loligo.v1.OpStep
-	(*StepResult)(nil),    // 6: loligo.v1.StepResult
-	(*OpRequest)(nil),     // 7: loligo.v1.OpRequest
-	(*OpReply)(nil),       // 8: loligo.v1.OpReply
-	(*ListRequest)(nil),   // 9: loligo.v1.ListRequest
-	(*ListReply)(nil),     // 10: loligo.v1.ListReply
-	(*StatsRequest)(nil),  // 11: loligo.v1.StatsRequest
-	(*PGStat)(nil),        // 12: loligo.v1.PGStat
-	(*StatsReply)(nil),    // 13: loligo.v1.StatsReply
-	(*ObjectMeta)(nil),    // 14: loligo.v1.ObjectMeta
-	(*Chunk)(nil),         // 15: loligo.v1.Chunk
-	(*Txn)(nil),           // 16: loligo.v1.Txn
-	(*LogEntry)(nil),      // 17: loligo.v1.LogEntry
-	(*PGInfo)(nil),        // 18: loligo.v1.PGInfo
-	(*RepOpRequest)(nil),  // 19: loligo.v1.RepOpRequest
-	(*RepOpReply)(nil),    // 20: loligo.v1.RepOpReply
-	(*ScanRequest)(nil),   // 21: loligo.v1.ScanRequest
-	(*ObjectVersion)(nil), // 22: loligo.v1.ObjectVersion
-	(*ScanReply)(nil),     // 23: loligo.v1.ScanReply
-	(*PullRequest)(nil),   // 24: loligo.v1.PullRequest
-	(*PullReply)(nil),     // 25: loligo.v1.PullReply
-	(*PushRequest)(nil),   // 26: loligo.v1.PushRequest
-	(*PushReply)(nil),     // 27: loligo.v1.PushReply
-	(*PingRequest)(nil),   // 28: loligo.v1.PingRequest
-	(*PingReply)(nil),     // 29: loligo.v1.PingReply
-	nil,                   // 30: loligo.v1.OpStep.KvEntry
-	nil,                   // 31: loligo.v1.StepResult.KvEntry
-	nil,                   // 32: loligo.v1.ObjectMeta.XattrsEntry
-	nil,                   // 33: loligo.v1.Txn.OmapSetEntry
+	(PGCmd)(0),                 // 0: loligo.v1.PGCmd
+	(OpCode)(0),                // 1: loligo.v1.OpCode
+	(CmpOp)(0),                 // 2: loligo.v1.CmpOp
+	(Result)(0),                // 3: loligo.v1.Result
+	(*QueryRequest)(nil),       // 4: loligo.v1.QueryRequest
+	(*QueryReply)(nil),         // 5: loligo.v1.QueryReply
+	(*ScrubMapRequest)(nil),    // 6: loligo.v1.ScrubMapRequest
+	(*ScrubObject)(nil),        // 7: loligo.v1.ScrubObject
+	(*ScrubMapReply)(nil),      // 8: loligo.v1.ScrubMapReply
+	(*PurgeRequest)(nil),       // 9: loligo.v1.PurgeRequest
+	(*PurgeReply)(nil),         // 10: loligo.v1.PurgeReply
+	(*PGCommandRequest)(nil),   // 11: loligo.v1.PGCommandRequest
+	(*PGCommandReply)(nil),     // 12: loligo.v1.PGCommandReply
+	(*ScrubInconsistency)(nil), // 13: loligo.v1.ScrubInconsistency
+	(*ConfigRequest)(nil),      // 14: loligo.v1.ConfigRequest
+	(*ConfigReply)(nil),        // 15: loligo.v1.ConfigReply
+	(*ReqID)(nil),              // 16: loligo.v1.ReqID
+	(*Eversion)(nil),           // 17: loligo.v1.Eversion
+	(*OpStep)(nil),             // 18: loligo.v1.OpStep
+	(*StepResult)(nil),         // 19: loligo.v1.StepResult
+	(*OpRequest)(nil),          // 20: loligo.v1.OpRequest
+	(*OpReply)(nil),            // 21: loligo.v1.OpReply
+	(*ListRequest)(nil),        // 22: loligo.v1.ListRequest
+	(*ListReply)(nil),          // 23: loligo.v1.ListReply
+	(*StatsRequest)(nil),       // 24: loligo.v1.StatsRequest
+	(*PGStat)(nil),             // 25: loligo.v1.PGStat
+	(*StatsReply)(nil),         // 26: loligo.v1.StatsReply
+	(*ObjectMeta)(nil),         // 27: loligo.v1.ObjectMeta
+	(*Chunk)(nil),              // 28: loligo.v1.Chunk
+	(*Txn)(nil),                // 29: loligo.v1.Txn
+	(*LogEntry)(nil),           // 30: loligo.v1.LogEntry
+	(*PGInfo)(nil),             // 31: loligo.v1.PGInfo
+	(*RepOpRequest)(nil),       // 32: loligo.v1.RepOpRequest
+	(*RepOpReply)(nil),         // 33: loligo.v1.RepOpReply
+	(*ScanRequest)(nil),        // 34: loligo.v1.ScanRequest
+	(*ObjectVersion)(nil),      // 35: loligo.v1.ObjectVersion
+	(*ScanReply)(nil),          // 36: loligo.v1.ScanReply
+	(*PullRequest)(nil),        // 37: loligo.v1.PullRequest
+	(*PullReply)(nil),          // 38: loligo.v1.PullReply
+	(*PushRequest)(nil),        // 39: loligo.v1.PushRequest
+	(*PushReply)(nil),          // 40: loligo.v1.PushReply
+	(*PingRequest)(nil),        // 41: loligo.v1.PingRequest
+	(*PingReply)(nil),          // 42: loligo.v1.PingReply
+	nil,                        // 43: loligo.v1.ConfigRequest.SetEntry
+	nil,                        // 44: loligo.v1.ConfigReply.ValuesEntry
+	nil,                        // 45: loligo.v1.OpStep.KvEntry
+	nil,                        // 46: loligo.v1.StepResult.KvEntry
+	nil,                        // 47: loligo.v1.ObjectMeta.XattrsEntry
+	nil,                        // 48: loligo.v1.Txn.OmapSetEntry
 }
 var file_osd_proto_depIdxs = []int32{
-	0,  // 0: loligo.v1.OpStep.code:type_name -> loligo.v1.OpCode
-	30, // 1: loligo.v1.OpStep.kv:type_name -> loligo.v1.OpStep.KvEntry
-	1,  // 2: loligo.v1.OpStep.cmp:type_name -> loligo.v1.CmpOp
-	31, // 3: loligo.v1.StepResult.kv:type_name -> loligo.v1.StepResult.KvEntry
-	3,  // 4: loligo.v1.OpRequest.reqid:type_name -> loligo.v1.ReqID
-	5,  // 5: loligo.v1.OpRequest.steps:type_name -> loligo.v1.OpStep
-	2,  // 6: loligo.v1.OpReply.result:type_name -> loligo.v1.Result
-	6,  // 7: loligo.v1.OpReply.steps:type_name -> loligo.v1.StepResult
-	2,  // 8: loligo.v1.ListReply.result:type_name -> loligo.v1.Result
-	12, // 9: loligo.v1.StatsReply.pgs:type_name -> loligo.v1.PGStat
-	4,  // 10: loligo.v1.ObjectMeta.version:type_name -> loligo.v1.Eversion
-	32, // 11: loligo.v1.ObjectMeta.xattrs:type_name -> loligo.v1.ObjectMeta.XattrsEntry
-	14, // 12: loligo.v1.Txn.meta:type_name -> loligo.v1.ObjectMeta
-	15, // 13: loligo.v1.Txn.chunks:type_name -> loligo.v1.Chunk
-	33, // 14: loligo.v1.Txn.omap_set:type_name -> loligo.v1.Txn.OmapSetEntry
-	4,  // 15: loligo.v1.LogEntry.version:type_name -> loligo.v1.Eversion
-	3,  // 16: loligo.v1.LogEntry.reqid:type_name -> loligo.v1.ReqID
-	2,  // 17: loligo.v1.LogEntry.result:type_name -> loligo.v1.Result
-	4,  // 18: loligo.v1.PGInfo.last_update:type_name -> loligo.v1.Eversion
-	4,  // 19: loligo.v1.PGInfo.log_tail:type_name -> loligo.v1.Eversion
-	16, // 20: loligo.v1.RepOpRequest.txn:type_name -> loligo.v1.Txn
-	17, // 21: loligo.v1.RepOpRequest.entry:type_name -> loligo.v1.LogEntry
-	2,  // 22: loligo.v1.RepOpReply.result:type_name -> loligo.v1.Result
-	4,  // 23: loligo.v1.ObjectVersion.version:type_name -> loligo.v1.Eversion
-	2,  // 24: loligo.v1.ScanReply.result:type_name -> loligo.v1.Result
-	18, // 25: loligo.v1.ScanReply.info:type_name -> loligo.v1.PGInfo
-	22, // 26: loligo.v1.ScanReply.objects:type_name -> loligo.v1.ObjectVersion
-	17, // 27: loligo.v1.ScanReply.log:type_name -> loligo.v1.LogEntry
-	2,  // 28: loligo.v1.PullReply.result:type_name -> loligo.v1.Result
-	16, // 29: loligo.v1.PullReply.objects:type_name -> loligo.v1.Txn
-	16, // 30: loligo.v1.PushRequest.objects:type_name -> loligo.v1.Txn
-	17, // 31: loligo.v1.PushRequest.log:type_name -> loligo.v1.LogEntry
-	4,  // 32: loligo.v1.PushRequest.last_update:type_name -> loligo.v1.Eversion
-	2,  // 33: loligo.v1.PushReply.result:type_name -> loligo.v1.Result
-	7,  // 34: loligo.v1.OSD.Op:input_type -> loligo.v1.OpRequest
-	9,  // 35: loligo.v1.OSD.List:input_type -> loligo.v1.ListRequest
-	11, // 36: loligo.v1.OSD.Stats:input_type -> loligo.v1.StatsRequest
-	19, // 37: loligo.v1.OSD.RepOp:input_type -> loligo.v1.RepOpRequest
-	21, // 38: loligo.v1.OSD.Scan:input_type -> loligo.v1.ScanRequest
-	24, // 39: loligo.v1.OSD.Pull:input_type -> loligo.v1.PullRequest
-	26, // 40: loligo.v1.OSD.Push:input_type -> loligo.v1.PushRequest
-	28, // 41: loligo.v1.OSD.Ping:input_type -> loligo.v1.PingRequest
-	8,  // 42: loligo.v1.OSD.Op:output_type -> loligo.v1.OpReply
-	10, // 43: loligo.v1.OSD.List:output_type -> loligo.v1.ListReply
-	13, // 44: loligo.v1.OSD.Stats:output_type -> loligo.v1.StatsReply
-	20, // 45: loligo.v1.OSD.RepOp:output_type -> loligo.v1.RepOpReply
-	23, // 46: loligo.v1.OSD.Scan:output_type -> loligo.v1.ScanReply
-	25, // 47: loligo.v1.OSD.Pull:output_type -> loligo.v1.PullReply
-	27, // 48: loligo.v1.OSD.Push:output_type -> loligo.v1.PushReply
-	29, // 49: loligo.v1.OSD.Ping:output_type -> loligo.v1.PingReply
-	42, // [42:50] is the sub-list for method output_type
-	34, // [34:42] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	3,  // 0: loligo.v1.QueryReply.result:type_name -> loligo.v1.Result
+	31, // 1: loligo.v1.QueryReply.info:type_name -> loligo.v1.PGInfo
+	30, // 2: loligo.v1.QueryReply.log:type_name -> loligo.v1.LogEntry
+	17, // 3: loligo.v1.ScrubObject.version:type_name -> loligo.v1.Eversion
+	3,  // 4: loligo.v1.ScrubMapReply.result:type_name -> loligo.v1.Result
+	7,  // 5: loligo.v1.ScrubMapReply.objects:type_name -> loligo.v1.ScrubObject
+	3,  // 6: loligo.v1.PurgeReply.result:type_name -> loligo.v1.Result
+	0,  // 7: loligo.v1.PGCommandRequest.cmd:type_name -> loligo.v1.PGCmd
+	3,  // 8: loligo.v1.PGCommandReply.result:type_name -> loligo.v1.Result
+	13, // 9: loligo.v1.PGCommandReply.inconsistent:type_name -> loligo.v1.ScrubInconsistency
+	43, // 10: loligo.v1.ConfigRequest.set:type_name -> loligo.v1.ConfigRequest.SetEntry
+	3,  // 11: loligo.v1.ConfigReply.result:type_name -> loligo.v1.Result
+	44, // 12: loligo.v1.ConfigReply.values:type_name -> loligo.v1.ConfigReply.ValuesEntry
+	1,  // 13: loligo.v1.OpStep.code:type_name -> loligo.v1.OpCode
+	45, // 14: loligo.v1.OpStep.kv:type_name -> loligo.v1.OpStep.KvEntry
+	2,  // 15: loligo.v1.OpStep.cmp:type_name -> loligo.v1.CmpOp
+	46, // 16: loligo.v1.StepResult.kv:type_name -> loligo.v1.StepResult.KvEntry
+	16, // 17: loligo.v1.OpRequest.reqid:type_name -> loligo.v1.ReqID
+	18, // 18: loligo.v1.OpRequest.steps:type_name -> loligo.v1.OpStep
+	3,  // 19: loligo.v1.OpReply.result:type_name -> loligo.v1.Result
+	19, // 20: loligo.v1.OpReply.steps:type_name -> loligo.v1.StepResult
+	3,  // 21: loligo.v1.ListReply.result:type_name -> loligo.v1.Result
+	25, // 22: loligo.v1.StatsReply.pgs:type_name -> loligo.v1.PGStat
+	17, // 23: loligo.v1.ObjectMeta.version:type_name -> loligo.v1.Eversion
+	47, // 24: loligo.v1.ObjectMeta.xattrs:type_name -> loligo.v1.ObjectMeta.XattrsEntry
+	27, // 25: loligo.v1.Txn.meta:type_name -> loligo.v1.ObjectMeta
+	28, // 26: loligo.v1.Txn.chunks:type_name -> loligo.v1.Chunk
+	48, // 27: loligo.v1.Txn.omap_set:type_name -> loligo.v1.Txn.OmapSetEntry
+	17, // 28: loligo.v1.LogEntry.version:type_name -> loligo.v1.Eversion
+	16, // 29: loligo.v1.LogEntry.reqid:type_name -> loligo.v1.ReqID
+	3,  // 30: loligo.v1.LogEntry.result:type_name -> loligo.v1.Result
+	17, // 31: loligo.v1.PGInfo.last_update:type_name -> loligo.v1.Eversion
+	17, // 32: loligo.v1.PGInfo.log_tail:type_name -> loligo.v1.Eversion
+	29, // 33: loligo.v1.RepOpRequest.txn:type_name -> loligo.v1.Txn
+	30, // 34: loligo.v1.RepOpRequest.entry:type_name -> loligo.v1.LogEntry
+	3,  // 35: loligo.v1.RepOpReply.result:type_name -> loligo.v1.Result
+	17, // 36: loligo.v1.ObjectVersion.version:type_name -> loligo.v1.Eversion
+	3,  // 37: loligo.v1.ScanReply.result:type_name -> loligo.v1.Result
+	31, // 38: loligo.v1.ScanReply.info:type_name -> loligo.v1.PGInfo
+	35, // 39: loligo.v1.ScanReply.objects:type_name -> loligo.v1.ObjectVersion
+	30, // 40: loligo.v1.ScanReply.log:type_name -> loligo.v1.LogEntry
+	3,  // 41: loligo.v1.PullReply.result:type_name -> loligo.v1.Result
+	29, // 42: loligo.v1.PullReply.objects:type_name -> loligo.v1.Txn
+	29, // 43: loligo.v1.PushRequest.objects:type_name -> loligo.v1.Txn
+	30, // 44: loligo.v1.PushRequest.log:type_name -> loligo.v1.LogEntry
+	17, // 45: loligo.v1.PushRequest.last_update:type_name -> loligo.v1.Eversion
+	3,  // 46: loligo.v1.PushReply.result:type_name -> loligo.v1.Result
+	20, // 47: loligo.v1.OSD.Op:input_type -> loligo.v1.OpRequest
+	22, // 48: loligo.v1.OSD.List:input_type -> loligo.v1.ListRequest
+	24, // 49: loligo.v1.OSD.Stats:input_type -> loligo.v1.StatsRequest
+	32, // 50: loligo.v1.OSD.RepOp:input_type -> loligo.v1.RepOpRequest
+	34, // 51: loligo.v1.OSD.Scan:input_type -> loligo.v1.ScanRequest
+	37, // 52: loligo.v1.OSD.Pull:input_type -> loligo.v1.PullRequest
+	39, // 53: loligo.v1.OSD.Push:input_type -> loligo.v1.PushRequest
+	41, // 54: loligo.v1.OSD.Ping:input_type -> loligo.v1.PingRequest
+	4,  // 55: loligo.v1.OSD.Query:input_type -> loligo.v1.QueryRequest
+	6,  // 56: loligo.v1.OSD.ScrubMap:input_type -> loligo.v1.ScrubMapRequest
+	9,  // 57: loligo.v1.OSD.Purge:input_type -> loligo.v1.PurgeRequest
+	11, // 58: loligo.v1.OSD.PGCommand:input_type -> loligo.v1.PGCommandRequest
+	14, // 59: loligo.v1.OSD.Config:input_type -> loligo.v1.ConfigRequest
+	21, // 60: loligo.v1.OSD.Op:output_type -> loligo.v1.OpReply
+	23, // 61: loligo.v1.OSD.List:output_type -> loligo.v1.ListReply
+	26, // 62: loligo.v1.OSD.Stats:output_type -> loligo.v1.StatsReply
+	33, // 63: loligo.v1.OSD.RepOp:output_type -> loligo.v1.RepOpReply
+	36, // 64: loligo.v1.OSD.Scan:output_type -> loligo.v1.ScanReply
+	38, // 65: loligo.v1.OSD.Pull:output_type -> loligo.v1.PullReply
+	40, // 66: loligo.v1.OSD.Push:output_type -> loligo.v1.PushReply
+	42, // 67: loligo.v1.OSD.Ping:output_type -> loligo.v1.PingReply
+	5,  // 68: loligo.v1.OSD.Query:output_type -> loligo.v1.QueryReply
+	8,  // 69: loligo.v1.OSD.ScrubMap:output_type -> loligo.v1.ScrubMapReply
+	10, // 70: loligo.v1.OSD.Purge:output_type -> loligo.v1.PurgeReply
+	12, // 71: loligo.v1.OSD.PGCommand:output_type -> loligo.v1.PGCommandReply
+	15, // 72: loligo.v1.OSD.Config:output_type -> loligo.v1.ConfigReply
+	60, // [60:73] is the sub-list for method output_type
+	47, // [47:60] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_osd_proto_init() }
@@ -2757,8 +3865,8 @@ func file_osd_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osd_proto_rawDesc), len(file_osd_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   31,
+			NumEnums:      4,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

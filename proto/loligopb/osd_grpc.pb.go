@@ -24,14 +24,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OSD_Op_FullMethodName    = "/loligo.v1.OSD/Op"
-	OSD_List_FullMethodName  = "/loligo.v1.OSD/List"
-	OSD_Stats_FullMethodName = "/loligo.v1.OSD/Stats"
-	OSD_RepOp_FullMethodName = "/loligo.v1.OSD/RepOp"
-	OSD_Scan_FullMethodName  = "/loligo.v1.OSD/Scan"
-	OSD_Pull_FullMethodName  = "/loligo.v1.OSD/Pull"
-	OSD_Push_FullMethodName  = "/loligo.v1.OSD/Push"
-	OSD_Ping_FullMethodName  = "/loligo.v1.OSD/Ping"
+	OSD_Op_FullMethodName        = "/loligo.v1.OSD/Op"
+	OSD_List_FullMethodName      = "/loligo.v1.OSD/List"
+	OSD_Stats_FullMethodName     = "/loligo.v1.OSD/Stats"
+	OSD_RepOp_FullMethodName     = "/loligo.v1.OSD/RepOp"
+	OSD_Scan_FullMethodName      = "/loligo.v1.OSD/Scan"
+	OSD_Pull_FullMethodName      = "/loligo.v1.OSD/Pull"
+	OSD_Push_FullMethodName      = "/loligo.v1.OSD/Push"
+	OSD_Ping_FullMethodName      = "/loligo.v1.OSD/Ping"
+	OSD_Query_FullMethodName     = "/loligo.v1.OSD/Query"
+	OSD_ScrubMap_FullMethodName  = "/loligo.v1.OSD/ScrubMap"
+	OSD_Purge_FullMethodName     = "/loligo.v1.OSD/Purge"
+	OSD_PGCommand_FullMethodName = "/loligo.v1.OSD/PGCommand"
+	OSD_Config_FullMethodName    = "/loligo.v1.OSD/Config"
 )
 
 // OSDClient is the client API for OSD service.
@@ -57,6 +62,22 @@ type OSDClient interface {
 	Push(ctx context.Context, in *PushRequest, opts ...grpc.CallOption) (*PushReply, error)
 	// Ping is the heartbeat between peers.
 	Ping(ctx context.Context, in *PingRequest, opts ...grpc.CallOption) (*PingReply, error)
+	// Query returns an OSD's info and log of a PG, whatever its role; the
+	// callee first catches up to the caller's epoch, so it stops taking
+	// writes from an older interval before it answers.
+	Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (*QueryReply, error)
+	// ScrubMap describes a range of a PG's objects for scrub.
+	ScrubMap(ctx context.Context, in *ScrubMapRequest, opts ...grpc.CallOption) (*ScrubMapReply, error)
+	// Purge removes a PG copy the callee no longer serves (a stray), once
+	// the primary has the PG clean elsewhere.
+	Purge(ctx context.Context, in *PurgeRequest, opts ...grpc.CallOption) (*PurgeReply, error)
+	// Admin calls (client.admin).
+	// PGCommand runs query, scrub, deep-scrub, repair or list-inconsistent
+	// on a PG's primary.
+	PGCommand(ctx context.Context, in *PGCommandRequest, opts ...grpc.CallOption) (*PGCommandReply, error)
+	// Config reads and changes the OSD's runtime settings (recovery
+	// throttles, scrub intervals); changes last until the OSD restarts.
+	Config(ctx context.Context, in *ConfigRequest, opts ...grpc.CallOption) (*ConfigReply, error)
 }
 
 type oSDClient struct {
@@ -147,6 +168,56 @@ func (c *oSDClient) Ping(ctx context.Context, in *PingRequest, opts ...grpc.Call
 	return out, nil
 }
 
+func (c *oSDClient) Query(ctx context.Context, in *QueryRequest, opts ...grpc.CallOption) (*QueryReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(QueryReply)
+	err := c.cc.Invoke(ctx, OSD_Query_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *oSDClient) ScrubMap(ctx context.Context, in *ScrubMapRequest, opts ...grpc.CallOption) (*ScrubMapReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScrubMapReply)
+	err := c.cc.Invoke(ctx, OSD_ScrubMap_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *oSDClient) Purge(ctx context.Context, in *PurgeRequest, opts ...grpc.CallOption) (*PurgeReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PurgeReply)
+	err := c.cc.Invoke(ctx, OSD_Purge_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *oSDClient) PGCommand(ctx context.Context, in *PGCommandRequest, opts ...grpc.CallOption) (*PGCommandReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PGCommandReply)
+	err := c.cc.Invoke(ctx, OSD_PGCommand_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *oSDClient) Config(ctx context.Context, in *ConfigRequest, opts ...grpc.CallOption) (*ConfigReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ConfigReply)
+	err := c.cc.Invoke(ctx, OSD_Config_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OSDServer is the server API for OSD service.
 // All implementations must embed UnimplementedOSDServer
 // for forward compatibility.
@@ -170,6 +241,22 @@ type OSDServer interface {
 	Push(context.Context, *PushRequest) (*PushReply, error)
 	// Ping is the heartbeat between peers.
 	Ping(context.Context, *PingRequest) (*PingReply, error)
+	// Query returns an OSD's info and log of a PG, whatever its role; the
+	// callee first catches up to the caller's epoch, so it stops taking
+	// writes from an older interval before it answers.
+	Query(context.Context, *QueryRequest) (*QueryReply, error)
+	// ScrubMap describes a range of a PG's objects for scrub.
+	ScrubMap(context.Context, *ScrubMapRequest) (*ScrubMapReply, error)
+	// Purge removes a PG copy the callee no longer serves (a stray), once
+	// the primary has the PG clean elsewhere.
+	Purge(context.Context, *PurgeRequest) (*PurgeReply, error)
+	// Admin calls (client.admin).
+	// PGCommand runs query, scrub, deep-scrub, repair or list-inconsistent
+	// on a PG's primary.
+	PGCommand(context.Context, *PGCommandRequest) (*PGCommandReply, error)
+	// Config reads and changes the OSD's runtime settings (recovery
+	// throttles, scrub intervals); changes last until the OSD restarts.
+	Config(context.Context, *ConfigRequest) (*ConfigReply, error)
 	mustEmbedUnimplementedOSDServer()
 }
 
@@ -203,6 +290,21 @@ func (UnimplementedOSDServer) Push(context.Context, *PushRequest) (*PushReply, e
 }
 func (UnimplementedOSDServer) Ping(context.Context, *PingRequest) (*PingReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Ping not implemented")
+}
+func (UnimplementedOSDServer) Query(context.Context, *QueryRequest) (*QueryReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method Query not implemented")
+}
+func (UnimplementedOSDServer) ScrubMap(context.Context, *ScrubMapRequest) (*ScrubMapReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method ScrubMap not implemented")
+}
+func (UnimplementedOSDServer) Purge(context.Context, *PurgeRequest) (*PurgeReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method Purge not implemented")
+}
+func (UnimplementedOSDServer) PGCommand(context.Context, *PGCommandRequest) (*PGCommandReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method PGCommand not implemented")
+}
+func (UnimplementedOSDServer) Config(context.Context, *ConfigRequest) (*ConfigReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method Config not implemented")
 }
 func (UnimplementedOSDServer) mustEmbedUnimplementedOSDServer() {}
 func (UnimplementedOSDServer) testEmbeddedByValue()             {}
@@ -369,6 +471,96 @@ func _OSD_Ping_Handler(srv interface{}, ctx context.Context, dec func(interface{
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OSD_Query_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(QueryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OSDServer).Query(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OSD_Query_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OSDServer).Query(ctx, req.(*QueryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OSD_ScrubMap_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScrubMapRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OSDServer).ScrubMap(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OSD_ScrubMap_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OSDServer).ScrubMap(ctx, req.(*ScrubMapRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OSD_Purge_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PurgeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OSDServer).Purge(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OSD_Purge_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OSDServer).Purge(ctx, req.(*PurgeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OSD_PGCommand_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PGCommandRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OSDServer).PGCommand(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OSD_PGCommand_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OSDServer).PGCommand(ctx, req.(*PGCommandRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OSD_Config_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OSDServer).Config(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OSD_Config_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OSDServer).Config(ctx, req.(*ConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OSD_ServiceDesc is the grpc.ServiceDesc for OSD service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -407,6 +599,26 @@ var OSD_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Ping",
 			Handler:    _OSD_Ping_Handler,
+		},
+		{
+			MethodName: "Query",
+			Handler:    _OSD_Query_Handler,
+		},
+		{
+			MethodName: "ScrubMap",
+			Handler:    _OSD_ScrubMap_Handler,
+		},
+		{
+			MethodName: "Purge",
+			Handler:    _OSD_Purge_Handler,
+		},
+		{
+			MethodName: "PGCommand",
+			Handler:    _OSD_PGCommand_Handler,
+		},
+		{
+			MethodName: "Config",
+			Handler:    _OSD_Config_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
