@@ -31,6 +31,34 @@ func (s *Store) Apply(pg PGID, txn *pb.Txn, entry *pb.LogEntry) error {
 	return s.write(pg, &writeReq{txns: []*pb.Txn{txn}, entry: entry})
 }
 
+// ApplyUnlogged applies a transaction without a log entry and without
+// moving the PG's last_update: a member that is still being caught up
+// takes new writes this way, so its info keeps saying how far its log
+// really goes until recovery hands it the authoritative log.
+func (s *Store) ApplyUnlogged(pg PGID, txn *pb.Txn) error {
+	if txn == nil {
+		return fmt.Errorf("nil transaction: %w", ErrInvalid)
+	}
+	return s.write(pg, &writeReq{txns: []*pb.Txn{txn}, unlogged: true})
+}
+
+// ResetLog replaces the PG's log and last_update like Install with
+// setLog, and marks the copy incomplete (PGInfo.incomplete) or not: a
+// member being brought up to date is marked so peering never takes it
+// for the authoritative copy; the Install that hands it the
+// authoritative log clears the mark.
+func (s *Store) ResetLog(pg PGID, log []*pb.LogEntry, lastUpdate *pb.Eversion, incomplete bool) error {
+	for i, e := range log {
+		if err := checkEntry(e); err != nil {
+			return err
+		}
+		if i > 0 && !evLess(log[i-1].GetVersion(), e.GetVersion()) {
+			return fmt.Errorf("log entry %d out of order: %w", i, ErrInvalid)
+		}
+	}
+	return s.write(pg, &writeReq{replace: true, setLog: true, log: log, lastUpdate: lastUpdate, incomplete: incomplete})
+}
+
 // Install applies whole-object transactions (recovery: each replaces the
 // object, or removes it when it has no meta) and, if setLog, replaces the
 // PG's log with log (oldest first; only the newest LogEntries are kept)
@@ -74,6 +102,8 @@ func checkEntry(e *pb.LogEntry) error {
 type writeReq struct {
 	txns       []*pb.Txn
 	replace    bool // every transaction replaces its object (Install)
+	unlogged   bool // ApplyUnlogged: info's last_update stays
+	incomplete bool // with setLog: mark the copy incomplete
 	entry      *pb.LogEntry
 	setLog     bool
 	log        []*pb.LogEntry
@@ -256,13 +286,14 @@ func (s *Store) commitWrite(pg PGID, req *writeReq) error {
 		if err != nil {
 			return err
 		}
+		info.Incomplete = req.incomplete
 	case req.entry != nil:
 		logLen, err = s.batchLogEntry(b, pg, info, st.logLen, req.entry)
 		if err != nil {
 			return err
 		}
 	}
-	if !req.replace {
+	if !req.replace && !req.unlogged {
 		// Without a log entry (tests), the write is still the newest.
 		if v := req.txns[0].GetMeta().GetVersion(); v != nil && evLess(info.GetLastUpdate(), v) {
 			info.LastUpdate = proto.Clone(v).(*pb.Eversion)

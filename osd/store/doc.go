@@ -111,4 +111,14 @@
 // concurrent use. The caller serializes operations on one object (Prepare
 // then Apply); writes to different objects of one PG may run concurrently
 // and share fsyncs.
+//
+// # Scrub
+//
+// ScrubObjects describes a PG's objects for comparison across replicas:
+// version, size and digests that depend only on the logical content, not
+// on the chunk size or inline limit. Each digest is a HighwayHash-64
+// under ChecksumKey: of the xattrs by name and of the omap entries by key
+// (each name, key and value after its length, 8 bytes big endian; 0 for
+// no omap entries), and of the size bytes of data (holes as zeros, so an
+// inline object's data digest is its inline_sum). See scrub.go.
 package store

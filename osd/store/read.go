@@ -450,3 +450,14 @@ func (s *Store) RemovePG(pg PGID) error {
 	st.loaded, st.info, st.logLen = false, nil, 0
 	return nil
 }
+
+// HasPG reports whether the store holds a copy of pg (its info was ever
+// written), as opposed to a PG it never had.
+func (s *Store) HasPG(pg PGID) (bool, error) {
+	if err := s.enter(); err != nil {
+		return false, err
+	}
+	defer s.exit()
+	_, found, err := s.get(s.db, infoKey(pg))
+	return found, err
+}
