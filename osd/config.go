@@ -4,6 +4,8 @@ import (
 	"log/slog"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/loligo/loligo/internal/clock"
 	"github.com/loligo/loligo/osd/store"
 )
@@ -47,8 +49,26 @@ type Config struct {
 	// writes leave tens of MiB of buffers that Go's own scavenger returns
 	// only slowly, so an idle OSD would keep the RSS of its last burst.
 	TrimInterval time.Duration
-	Clock        clock.Clock
-	Logger       *slog.Logger
+	// Recovery throttles, changeable at run time (Config RPC):
+	// RecoveryMaxActive objects copied at once per OSD (default 3, as
+	// Ceph's osd_recovery_max_active_hdd); RecoveryMaxBytes bytes per
+	// second (default 0: no byte limit).
+	RecoveryMaxActive int
+	RecoveryMaxBytes  int64
+	// Scrub schedule per PG (staggered by a random share of the
+	// interval): ScrubInterval default 24h, DeepScrubInterval default
+	// 7 days (Ceph's osd_scrub_min_interval and osd_deep_scrub_interval);
+	// negative: never on schedule.
+	ScrubInterval     time.Duration
+	DeepScrubInterval time.Duration
+	// StatsInterval is how often the OSD reports its PGs to the monitor
+	// (default 2s; a state change reports sooner).
+	StatsInterval time.Duration
+	// PeerDialOptions are added to every connection to another OSD
+	// (tests inject faults with an interceptor; nil: none).
+	PeerDialOptions []grpc.DialOption
+	Clock           clock.Clock
+	Logger          *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -75,6 +95,18 @@ func (c *Config) setDefaults() {
 	}
 	if c.TrimInterval == 0 {
 		c.TrimInterval = 30 * time.Second
+	}
+	if c.RecoveryMaxActive == 0 {
+		c.RecoveryMaxActive = 3
+	}
+	if c.ScrubInterval == 0 {
+		c.ScrubInterval = 24 * time.Hour
+	}
+	if c.DeepScrubInterval == 0 {
+		c.DeepScrubInterval = 7 * 24 * time.Hour
+	}
+	if c.StatsInterval == 0 {
+		c.StatsInterval = 2 * time.Second
 	}
 	if c.Clock == nil {
 		c.Clock = clock.Real()

@@ -141,6 +141,11 @@ func (o *OSD) setMap(m *clustermap.Map) {
 		o.mapMu.Unlock()
 		return
 	}
+	o.mapMu.Unlock()
+	// PGs move to the new map before anyone can see it: a peer call that
+	// waits for this epoch then finds the PG in its new interval.
+	o.advancePGs(m)
+	o.mapMu.Lock()
 	o.curMap = m
 	close(o.mapWake)
 	o.mapWake = make(chan struct{})
@@ -152,7 +157,6 @@ func (o *OSD) setMap(m *clustermap.Map) {
 			close(o.booted)
 		}
 	}
-	o.advancePGs(m)
 }
 
 // beacon tells the monitor (once per BeaconInterval) that the OSD lives

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -84,17 +85,17 @@ func (o *OSD) primaryPG(ctx context.Context, epoch uint64, pool int64, ps uint32
 	return pg, m, nil
 }
 
-// waitActive waits (briefly) until the PG is active with this OSD as
-// its primary.
+// waitActive waits (briefly) until the PG is active and serving with
+// this OSD as its primary.
 func (p *pg) waitActive(ctx context.Context, m *clustermap.Map) *pb.OpReply {
 	deadline := time.NewTimer(activeWait)
 	defer deadline.Stop()
 	for {
 		p.mu.Lock()
-		st, ch, prim := p.state, p.stateCh, p.primary
+		st, ch, prim, serve, why := p.state, p.stateCh, p.primary, p.serve, p.blockedBy
 		p.mu.Unlock()
 		switch {
-		case st == stateActive:
+		case st == stateActive && serve:
 			return nil
 		case prim != p.o.cfg.ID || st == stateStray || st == stateReplica:
 			return retryReply(m.Epoch, "osd.%d is not the primary of pg %s in epoch %d (osd.%d is)", p.o.cfg.ID, p.id, m.Epoch, prim)
@@ -102,10 +103,13 @@ func (p *pg) waitActive(ctx context.Context, m *clustermap.Map) *pb.OpReply {
 		select {
 		case <-ch:
 		case <-deadline.C:
-			if st == stateInactive {
-				return retryReply(m.Epoch+1, "pg %s has fewer acting OSDs than the pool's min_size; it takes no ops until OSDs return", p.id)
+			switch {
+			case st == stateIncomplete:
+				return retryReply(m.Epoch+1, "pg %s is incomplete: %s", p.id, why)
+			case st == stateActive:
+				return retryReply(m.Epoch+1, "pg %s takes no client I/O: %s", p.id, why)
 			}
-			return retryReply(m.Epoch, "pg %s is catching up its members; retry", p.id)
+			return retryReply(m.Epoch, "pg %s is peering; retry", p.id)
 		case <-ctx.Done():
 			return retryReply(m.Epoch, "pg %s is not active: %v", p.id, ctx.Err())
 		}
@@ -177,28 +181,42 @@ func (o *OSD) read(ctx context.Context, p *pg, req *pb.OpRequest) *pb.OpReply {
 	return rep
 }
 
-// write orders a write, applies it here and on every other acting member
-// in parallel, and answers once all have it durably.
+// write orders a write, applies it here and on every other member in
+// parallel, and answers once all have it durably.
 func (o *OSD) write(ctx context.Context, p *pg, req *pb.OpRequest) *pb.OpReply {
 	key := reqKey{req.GetReqid().GetClient(), req.GetReqid().GetTid()}
+	// A degraded object is recovered before it is written.
+	if err := o.recoverForOp(ctx, p, p.view(), req.GetOid()); err != nil {
+		return retryReply(p.view().epoch, "pg %s: recovering %q before the write: %v; retry", p.id, req.GetOid(), err)
+	}
 	p.mu.Lock()
+	for p.barrier && p.state == stateActive {
+		ch := p.stateCh
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return retryReply(p.view().epoch, "pg %s: %v", p.id, ctx.Err())
+		}
+		p.mu.Lock()
+	}
 	if err := p.load(); err != nil {
 		p.mu.Unlock()
 		return failReply(err)
 	}
 	if e, ok := p.reqs[key]; ok {
 		// A resend of a write that was applied: every member has it (the
-		// PG is active, so it was acknowledged or caught up since).
+		// PG is active, so it was acknowledged or recovered since).
 		p.mu.Unlock()
 		return &pb.OpReply{Version: e.GetObjectVersion(), FailedStep: -1}
 	}
-	if p.state != stateActive || p.primary != o.cfg.ID {
+	if p.state != stateActive || !p.serve || p.primary != o.cfg.ID {
 		p.mu.Unlock()
 		return retryReply(p.epoch, "pg %s changed while the op waited; retry", p.id)
 	}
 	p.lastV++
 	ev := &pb.Eversion{Epoch: p.epoch, Version: p.lastV}
-	v := view{p.interval, p.epoch, p.acting, p.primary, p.state, p.gen}
+	v := p.viewLocked()
 	p.inflight++
 	p.mu.Unlock()
 	defer func() {
@@ -224,33 +242,54 @@ func (o *OSD) write(ctx context.Context, p *pg, req *pb.OpRequest) *pb.OpReply {
 	}
 	entry := &pb.LogEntry{Version: ev, Reqid: req.GetReqid(), Oid: req.GetOid(), ObjectVersion: objVersion}
 	if err := o.replicate(ctx, p, v, txn, entry); err != nil {
-		return retryReply(v.epoch, "pg %s: %v; the write will be completed or rolled forward before the PG serves again, retry", p.id, err)
+		return retryReply(v.epoch, "pg %s: %v; the write will be completed or rolled back before the PG serves again, retry", p.id, err)
 	}
 	return &pb.OpReply{Steps: results, Version: objVersion, FailedStep: -1}
 }
 
 // replicate applies txn locally and on every other member of the
-// interval. On any failure the PG goes back to syncing, so members are
-// brought in step before anything else is served.
+// interval (backfill targets only for objects their backfill passed;
+// members still catching up without the log entry). On any failure the
+// PG peers again, so members are brought in step before anything else
+// is served.
 func (o *OSD) replicate(ctx context.Context, p *pg, v view, txn *pb.Txn, entry *pb.LogEntry) error {
 	// A client that gives up must not cut a replication short: that
 	// would leave members out of step for no reason. The peer timeout
 	// bounds it instead.
 	ctx = context.WithoutCancel(ctx)
 	m := o.Map()
-	var wg sync.WaitGroup
-	errs := make([]error, len(v.acting))
-	for i, id := range v.acting {
-		if id == o.cfg.ID {
+	type target struct {
+		id       int32
+		unlogged bool
+	}
+	var targets []target
+	p.mu.Lock()
+	for _, id := range slices.Concat(v.acting, v.up) {
+		if id == o.cfg.ID || slices.ContainsFunc(targets, func(t target) bool { return t.id == id }) {
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = o.repOp(ctx, m, id, p, v, txn, entry)
-		}()
+		mem := p.members[id]
+		if mem == nil {
+			continue // not a member this interval tracks (cannot happen once active)
+		}
+		if send, unlogged := mem.sendsTo(txn.GetOid()); send {
+			targets = append(targets, target{id, unlogged})
+		}
 	}
-	localErr := o.store.Apply(p.id, txn, entry)
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	errs := make([]error, len(targets))
+	for i, t := range targets {
+		wg.Go(func() { errs[i] = o.repOp(ctx, m, t.id, p, v, txn, entry, t.unlogged) })
+	}
+	p.ivMu.RLock()
+	var localErr error
+	if p.view().interval != v.interval {
+		localErr = fmt.Errorf("the interval changed")
+	} else {
+		localErr = o.store.Apply(p.id, txn, entry)
+	}
+	p.ivMu.RUnlock()
 	if localErr == nil {
 		p.mu.Lock()
 		p.remember(entry)
@@ -258,27 +297,27 @@ func (o *OSD) replicate(ctx context.Context, p *pg, v view, txn *pb.Txn, entry *
 	}
 	wg.Wait()
 	if localErr != nil {
-		p.resync()
+		p.repeer(v.gen)
 		return fmt.Errorf("applying locally: %w", localErr)
 	}
 	for i, err := range errs {
 		if err != nil {
-			o.log.Warn("replication failed; resyncing the PG", "pg", p.id.String(), "peer", v.acting[i], "err", err)
-			p.resync()
-			return fmt.Errorf("replicating to osd.%d: %w", v.acting[i], err)
+			o.log.Warn("replication failed; peering again", "pg", p.id.String(), "peer", targets[i].id, "err", err)
+			p.repeer(v.gen)
+			return fmt.Errorf("replicating to osd.%d: %w", targets[i].id, err)
 		}
 	}
 	return nil
 }
 
-func (o *OSD) repOp(ctx context.Context, m *clustermap.Map, id int32, p *pg, v view, txn *pb.Txn, entry *pb.LogEntry) error {
+func (o *OSD) repOp(ctx context.Context, m *clustermap.Map, id int32, p *pg, v view, txn *pb.Txn, entry *pb.LogEntry, unlogged bool) error {
 	cl, err := o.peerOf(m, id)
 	if err != nil {
 		return err
 	}
 	cctx, cancel := context.WithTimeout(ctx, o.cfg.PeerTimeout)
 	defer cancel()
-	rep, err := cl.RepOp(cctx, &pb.RepOpRequest{Pool: p.id.Pool, Ps: p.id.PS, Interval: v.interval, Epoch: v.epoch, Txn: txn, Entry: entry})
+	rep, err := cl.RepOp(cctx, &pb.RepOpRequest{Pool: p.id.Pool, Ps: p.id.PS, Interval: v.interval, Epoch: v.epoch, Txn: txn, Entry: entry, Backfill: unlogged})
 	if err != nil {
 		return err
 	}

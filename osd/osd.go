@@ -55,6 +55,13 @@ type OSD struct {
 
 	hb heartbeats
 
+	throttle *throttle
+	// tun holds the settings the Config RPC changes.
+	tunMu sync.Mutex
+	tun   tunables
+	// statsKick asks the reporter for an early report.
+	statsKick chan struct{}
+
 	ctx    context.Context // canceled at shutdown; background work uses it
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the OSD starts
@@ -110,6 +117,9 @@ func New(cfg Config) (*OSD, error) {
 		cfg: cfg, log: cfg.Logger.With("osd", cfg.ID), store: st, lis: lis, peerTLS: cliTLS,
 		mapWake: make(chan struct{}), booted: make(chan struct{}),
 		pgs: map[store.PGID]*pg{}, peers: map[string]*peerConn{},
+		throttle:  newThrottle(cfg.Clock, cfg.RecoveryMaxActive, cfg.RecoveryMaxBytes),
+		statsKick: make(chan struct{}, 1),
+		tun:       tunables{scrubInterval: cfg.ScrubInterval, deepScrubInterval: cfg.DeepScrubInterval},
 	}
 	o.hb.init()
 	for _, h := range cfg.MonHosts {
@@ -156,6 +166,8 @@ func (o *OSD) Run(ctx context.Context) error {
 	}
 	o.goEvery(o.cfg.BeaconInterval, o.beacon)
 	o.goEvery(o.cfg.HeartbeatInterval, o.heartbeat)
+	o.goBackground(o.reportStats)
+	o.goBackground(o.scrubScheduler)
 	if o.cfg.TrimInterval > 0 {
 		// Freed memory goes back to the operating system now and then.
 		o.goEvery(o.cfg.TrimInterval, func(context.Context) { debug.FreeOSMemory() })
@@ -282,7 +294,7 @@ func (o *OSD) peer(addr string) (pb.OSDClient, error) {
 	if p, ok := o.peers[addr]; ok {
 		return p.cl, nil
 	}
-	cc, err := transport.Dial(addr, o.peerTLS)
+	cc, err := transport.Dial(addr, o.peerTLS, o.cfg.PeerDialOptions...)
 	if err != nil {
 		return nil, err
 	}
@@ -300,19 +312,19 @@ func (o *OSD) peerOf(m *clustermap.Map, id int32) (pb.OSDClient, error) {
 	return o.peer(st.Addr)
 }
 
-// PGStates reports the state of every PG this OSD knows (active,
-// syncing, inactive, replica, stray), for status and tests.
+// PGStates reports the Ceph-style state of every PG this OSD knows
+// ("active+clean", "peering", "replica", "stray", ...), for tests.
 func (o *OSD) PGStates() map[store.PGID]string {
 	pgs := o.pgList()
 	out := make(map[store.PGID]string, len(pgs))
 	for _, p := range pgs {
-		out[p.id] = p.view().state.String()
+		out[p.id] = p.stat().GetState()
 	}
 	return out
 }
 
 // AllActive reports whether, in map m, every PG of every replicated pool
-// is active on its acting primary, which must be one of osds (the OSDs
+// is active and serving on its acting primary, which must be one of osds (the OSDs
 // of an in-process cluster: loligo up, tests).
 func AllActive(m *clustermap.Map, osds []*OSD) bool {
 	byID := map[int32]*OSD{}
@@ -333,7 +345,7 @@ func AllActive(m *clustermap.Map, osds []*OSD) bool {
 			if o == nil {
 				return false
 			}
-			if pg := o.getPG(store.PGID{Pool: pid, PS: ps}, false); pg == nil || pg.view().state != stateActive {
+			if pg := o.getPG(store.PGID{Pool: pid, PS: ps}, false); pg == nil || !pg.view().serving() {
 				return false
 			}
 		}

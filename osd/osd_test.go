@@ -207,7 +207,7 @@ func TestReplicaRestartCatchesUp(t *testing.T) {
 	}
 	r.op("x1", 0, &pb.OpStep{Code: pb.OpCode_OP_REMOVE})
 	c.StartOSD(od.Index)
-	m := c.WaitActive(time.Minute)
+	m := c.WaitClean(time.Minute)
 	// Every member of every PG holds the same objects at the same versions.
 	p, _ := m.PoolByName("data")
 	for ps := range p.PGNum {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"syscall"
 
+	"github.com/loligo/loligo/clustermap"
+
 	"github.com/loligo/loligo/osd/store"
 	pb "github.com/loligo/loligo/proto/loligopb"
 )
@@ -39,15 +41,92 @@ func (s *service) RepOp(ctx context.Context, req *pb.RepOpRequest) (*pb.RepOpRep
 	if p == nil {
 		return &pb.RepOpReply{Result: pb.Result_RETRY, Message: msg, RetryEpoch: retry}, nil
 	}
-	if err := o.store.Apply(p.id, req.GetTxn(), req.GetEntry()); err != nil {
+	// The interval may not change between the check and the apply.
+	p.ivMu.RLock()
+	defer p.ivMu.RUnlock()
+	if v := p.view(); v.interval != req.GetInterval() {
+		return &pb.RepOpReply{Result: pb.Result_RETRY, Message: fmt.Sprintf("osd.%d moved to a new interval of pg %s", o.cfg.ID, p.id), RetryEpoch: v.epoch}, nil
+	}
+	var err error
+	if req.GetBackfill() {
+		err = o.store.ApplyUnlogged(p.id, req.GetTxn())
+	} else {
+		err = o.store.Apply(p.id, req.GetTxn(), req.GetEntry())
+	}
+	if err != nil {
 		return &pb.RepOpReply{Result: store.Result(err), Message: err.Error()}, nil
 	}
-	p.mu.Lock()
-	if p.loaded {
-		p.remember(req.GetEntry())
+	if !req.GetBackfill() {
+		p.mu.Lock()
+		if p.loaded {
+			p.remember(req.GetEntry())
+		}
+		p.mu.Unlock()
 	}
-	p.mu.Unlock()
 	return &pb.RepOpReply{}, nil
+}
+
+// readerCheck checks a peer call that only reads a PG copy (Query, Pull):
+// the caller is an OSD and, in this OSD's map (caught up to the
+// caller's epoch), the PG's acting primary. The callee need not be a
+// member: a stray may hold the copy peering needs.
+func (o *OSD) readerCheck(ctx context.Context, pool int64, ps uint32, epoch uint64) (id store.PGID, retry uint64, msg string) {
+	from, err := callerOSD(ctx)
+	if err != nil {
+		return id, 0, err.Error()
+	}
+	m := o.mapAtLeast(ctx, epoch)
+	if m == nil || m.Epoch < epoch {
+		return id, epoch, fmt.Sprintf("osd.%d has not seen epoch %d yet", o.cfg.ID, epoch)
+	}
+	pl, err := m.Place(clustermap.PGID{Pool: pool, Seed: ps})
+	if err != nil {
+		return id, m.Epoch, fmt.Sprintf("pg %d.%x: %v", pool, ps, err)
+	}
+	if pl.ActingPrimary != from {
+		return id, m.Epoch, fmt.Sprintf("osd.%d is not the primary of pg %d.%x in epoch %d (osd.%d is)", from, pool, ps, m.Epoch, pl.ActingPrimary)
+	}
+	return store.PGID{Pool: pool, PS: ps}, 0, ""
+}
+
+func (s *service) Query(ctx context.Context, req *pb.QueryRequest) (*pb.QueryReply, error) {
+	o := s.o
+	id, retry, msg := o.readerCheck(ctx, req.GetPool(), req.GetPs(), req.GetEpoch())
+	if msg != "" {
+		return &pb.QueryReply{Result: pb.Result_RETRY, Message: msg, RetryEpoch: retry}, nil
+	}
+	// Writes of an older interval that passed their check before this
+	// OSD moved on finish before the answer, so it includes them.
+	if p := o.getPG(id, false); p != nil {
+		p.ivMu.Lock()
+		p.ivMu.Unlock() //nolint:staticcheck // an empty critical section: a barrier
+	}
+	return o.queryLocal(id), nil
+}
+
+func (s *service) Purge(ctx context.Context, req *pb.PurgeRequest) (*pb.PurgeReply, error) {
+	o := s.o
+	id, _, msg := o.readerCheck(ctx, req.GetPool(), req.GetPs(), req.GetEpoch())
+	if msg != "" {
+		return &pb.PurgeReply{Result: pb.Result_RETRY, Message: msg}, nil
+	}
+	if p := o.getPG(id, false); p != nil {
+		p.ivMu.Lock()
+		defer p.ivMu.Unlock()
+		if st := p.view().state; st != stateStray {
+			return &pb.PurgeReply{Result: pb.Result_RETRY, Message: fmt.Sprintf("osd.%d still serves pg %s (%s)", o.cfg.ID, id, st)}, nil
+		}
+	}
+	if err := o.store.RemovePG(id); err != nil {
+		return &pb.PurgeReply{Result: store.Result(err), Message: err.Error()}, nil
+	}
+	o.pgMu.Lock()
+	if p, ok := o.pgs[id]; ok && p.view().state == stateStray {
+		delete(o.pgs, id)
+	}
+	o.pgMu.Unlock()
+	o.log.Info("purged a stray copy", "pg", id.String())
+	return &pb.PurgeReply{}, nil
 }
 
 func (s *service) Scan(ctx context.Context, req *pb.ScanRequest) (*pb.ScanReply, error) {
@@ -83,13 +162,13 @@ func (o *OSD) scanLocal(id store.PGID, startAfter string, max int) (*pb.ScanRepl
 
 func (s *service) Pull(ctx context.Context, req *pb.PullRequest) (*pb.PullReply, error) {
 	o := s.o
-	p, retry, msg := o.memberPG(ctx, req.GetPool(), req.GetPs(), req.GetInterval(), req.GetEpoch())
-	if p == nil {
+	id, retry, msg := o.readerCheck(ctx, req.GetPool(), req.GetPs(), req.GetEpoch())
+	if msg != "" {
 		return &pb.PullReply{Result: pb.Result_RETRY, Message: msg, RetryEpoch: retry}, nil
 	}
 	rep := &pb.PullReply{}
 	for _, oid := range req.GetOids() {
-		t, err := o.store.Export(p.id, oid)
+		t, err := o.store.Export(id, oid)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			t = &pb.Txn{Oid: oid, Remove: true, Replace: true}
@@ -107,7 +186,22 @@ func (s *service) Push(ctx context.Context, req *pb.PushRequest) (*pb.PushReply,
 	if p == nil {
 		return &pb.PushReply{Result: pb.Result_RETRY, Message: msg, RetryEpoch: retry}, nil
 	}
-	if err := o.store.Install(p.id, req.GetObjects(), req.GetLog(), req.GetLastUpdate(), req.GetSetLog()); err != nil {
+	p.ivMu.RLock()
+	if v := p.view(); v.interval != req.GetInterval() {
+		p.ivMu.RUnlock()
+		return &pb.PushReply{Result: pb.Result_RETRY, Message: fmt.Sprintf("osd.%d moved to a new interval of pg %s", o.cfg.ID, p.id), RetryEpoch: v.epoch}, nil
+	}
+	var err error
+	if req.GetSetLog() && req.GetIncomplete() {
+		err = o.store.Install(p.id, req.GetObjects(), nil, nil, false)
+		if err == nil {
+			err = o.store.ResetLog(p.id, req.GetLog(), req.GetLastUpdate(), true)
+		}
+	} else {
+		err = o.store.Install(p.id, req.GetObjects(), req.GetLog(), req.GetLastUpdate(), req.GetSetLog())
+	}
+	p.ivMu.RUnlock()
+	if err != nil {
 		return &pb.PushReply{Result: store.Result(err), Message: err.Error()}, nil
 	}
 	if req.GetSetLog() {
@@ -158,7 +252,7 @@ func (s *service) Stats(ctx context.Context, req *pb.StatsRequest) (*pb.StatsRep
 		rep.StoreAvail = fs.Bavail * uint64(fs.Bsize)
 	}
 	for _, p := range o.pgList() {
-		if v := p.view(); v.primary != o.cfg.ID || v.state == stateStray {
+		if v := p.view(); v.primary != o.cfg.ID || v.state == stateStray || v.state == stateReplica {
 			continue
 		}
 		info, err := o.store.Info(p.id)

@@ -2,10 +2,9 @@ package osd
 
 import (
 	"context"
-	"encoding/binary"
-	"hash/fnv"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/loligo/loligo/clustermap"
 	"github.com/loligo/loligo/osd/store"
@@ -16,23 +15,24 @@ import (
 type pgState int
 
 const (
-	// stateStray: this OSD is not in the PG's acting set.
+	// stateStray: this OSD is in neither the PG's up nor acting set.
 	stateStray pgState = iota
-	// stateReplica: a non-primary acting member; it takes the primary's
-	// peer calls.
+	// stateReplica: a non-primary member (acting, or an up member being
+	// backfilled); it takes the primary's peer calls.
 	stateReplica
-	// stateSyncing: the primary is bringing the members up to date after
-	// an interval change or a failed replication; ops wait.
-	stateSyncing
-	// stateInactive: the primary is in sync with the members it has, but
-	// they are fewer than min_size; ops wait for a new map.
-	stateInactive
-	// stateActive: the primary serves ops.
+	// statePeering: the primary is finding the authoritative copy and
+	// bringing the members to it; ops wait.
+	statePeering
+	// stateIncomplete: no member of the interval the PG was last active
+	// in answers; ops wait for a new map.
+	stateIncomplete
+	// stateActive: the primary has activated the PG; it serves clients
+	// when serve is set (enough complete members), and recovers.
 	stateActive
 )
 
 func (s pgState) String() string {
-	return [...]string{"stray", "replica", "syncing", "inactive", "active"}[s]
+	return [...]string{"stray", "replica", "peering", "incomplete", "active"}[s]
 }
 
 // reqKey identifies a client request in the dedup table.
@@ -46,18 +46,46 @@ type pg struct {
 	id store.PGID
 	o  *OSD
 
+	// ivMu orders interval changes against applies: a peer call that
+	// changes data (and the primary's own apply) holds it shared from its
+	// interval check to the end of the apply; advance holds it
+	// exclusively. So once an OSD has moved to a new interval (as it does
+	// before answering a new primary's Query), no write of the old
+	// interval lands on it.
+	ivMu sync.RWMutex
+
 	mu sync.Mutex
 	// The interval: the digest of who serves the PG and since when.
 	interval uint64
 	epoch    uint64 // map epoch of the interval's first map seen
+	up       []int32
 	acting   []int32
 	primary  int32
+	size     int
 	minSize  int
 	state    pgState
-	gen      uint64        // bumped by every interval change and resync
-	stateCh  chan struct{} // closed when state changes
-	inflight int           // writes between version assignment and reply
-	drained  chan struct{} // closed when inflight drops to 0 (nil when 0)
+	// serve: an active PG has min_size complete members and takes
+	// client ops.
+	serve     bool
+	blockedBy string // why the PG does not serve, in words
+	since     time.Time
+	gen       uint64        // bumped by every interval change and re-peering
+	stateCh   chan struct{} // closed when state changes
+	inflight  int           // writes between version assignment and reply
+	drained   chan struct{} // closed when inflight drops to 0 (nil when 0)
+	// barrier holds new writes back while a member is handed the log.
+	barrier bool
+
+	// The primary's view of the other members (reset each interval):
+	// what each lacks and how far its backfill got.
+	members map[int32]*member
+	// recovering/backfilling: work is running; waiting: for a slot.
+	recovering, backfilling, waiting bool
+	unfound                          int
+	recoveredBytes, recoveredObjects uint64
+	probed                           []int32 // OSDs that answered Query, for purging strays
+
+	scrub scrubState
 
 	loaded bool
 	lastV  uint64 // the newest version assigned or seen
@@ -65,6 +93,30 @@ type pg struct {
 	order  []reqKey // reqs in log order, for trimming
 
 	locks map[string]*objLock
+}
+
+// member is the primary's record of another OSD of the PG.
+type member struct {
+	id int32
+	// acting: takes every write; else a backfill target (up, outside
+	// acting), which takes writes only for objects the backfill passed.
+	acting bool
+	// catchingUp: its log is not the authority's yet, so writes reach it
+	// unlogged (its last_update keeps saying how far its log goes).
+	catchingUp bool
+	// missing: objects it lacks at their newest version (log recovery).
+	missing map[string]bool
+	// Backfill progress: objects <= cursor are in step (all of them once
+	// done); writes to objects past the cursor but within the page being
+	// copied are remembered in dirty and copied again.
+	backfill bool
+	cursor   string
+	done     bool
+	pageEnd  string
+	pageLast bool
+	dirty    map[string]bool
+	// objectsLeft estimates what remains (degraded/misplaced counts).
+	objectsLeft uint64
 }
 
 type objLock struct {
@@ -76,34 +128,10 @@ type objLock struct {
 const maxReqs = 3000
 
 func newPG(o *OSD, id store.PGID) *pg {
-	return &pg{id: id, o: o, primary: clustermap.NoPrimary, stateCh: make(chan struct{}), locks: map[string]*objLock{}}
+	return &pg{id: id, o: o, primary: clustermap.NoPrimary, stateCh: make(chan struct{}), locks: map[string]*objLock{}, since: o.cfg.Clock.Now()}
 }
 
 func pgOf(id clustermap.PGID) store.PGID { return store.PGID{Pool: id.Pool, PS: id.Seed} }
-
-// intervalDigest names an interval: the pool's replication settings, the
-// acting set and primary, and each member's boot epoch (a member that
-// restarted may have missed writes, so its return starts an interval).
-// Every OSD holding the same map computes the same digest.
-func intervalDigest(m *clustermap.Map, p *clustermap.Pool, pl clustermap.Placement) uint64 {
-	h := fnv.New64a()
-	var b [8]byte
-	put := func(v uint64) {
-		binary.BigEndian.PutUint64(b[:], v)
-		h.Write(b[:])
-	}
-	put(uint64(pl.PG.Pool))
-	put(uint64(pl.PG.Seed))
-	put(uint64(p.Size)<<32 | uint64(p.MinSize))
-	put(uint64(uint32(pl.ActingPrimary)))
-	for _, id := range pl.Acting {
-		put(uint64(uint32(id)))
-		if st, ok := m.OSDs[id]; ok {
-			put(st.UpFrom)
-		}
-	}
-	return h.Sum64()
-}
 
 // advancePGs brings every PG to map m: PGs this OSD serves get their new
 // interval, PGs it left become strays.
@@ -116,7 +144,7 @@ func (o *OSD) advancePGs(m *clustermap.Map) {
 		}
 		for ps := uint32(0); ps < pool.PGNum; ps++ {
 			pl, err := m.Place(clustermap.PGID{Pool: pid, Seed: ps})
-			if err != nil || !slices.Contains(pl.Acting, o.cfg.ID) {
+			if err != nil || !slices.Contains(pl.Acting, o.cfg.ID) && !slices.Contains(pl.Up, o.cfg.ID) {
 				continue
 			}
 			id := pgOf(pl.PG)
@@ -133,13 +161,16 @@ func (o *OSD) advancePGs(m *clustermap.Map) {
 	}
 	o.pgMu.Unlock()
 	for _, p := range strays {
+		p.ivMu.Lock()
 		p.mu.Lock()
 		if p.state != stateStray {
-			p.state, p.acting, p.primary, p.interval = stateStray, nil, clustermap.NoPrimary, 0
+			p.setState(stateStray)
+			p.acting, p.up, p.primary, p.interval, p.members = nil, nil, clustermap.NoPrimary, 0, nil
 			p.gen++
 			p.wake()
 		}
 		p.mu.Unlock()
+		p.ivMu.Unlock()
 	}
 }
 
@@ -156,42 +187,65 @@ func (o *OSD) getPG(id store.PGID, create bool) *pg {
 }
 
 // advance starts a new interval when the placement or a member's boot
-// changed.
+// changed; an incomplete PG also tries peering again on every new map,
+// since a member of its last active interval may have come back.
 func (p *pg) advance(m *clustermap.Map, pool *clustermap.Pool, pl clustermap.Placement) {
-	d := intervalDigest(m, pool, pl)
+	d := clustermap.IntervalDigest(m, pool, pl)
+	p.ivMu.Lock()
+	defer p.ivMu.Unlock()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if d == p.interval && p.state != stateStray {
+		if p.state == stateIncomplete {
+			p.startPeering(m)
+		}
 		return
 	}
 	p.interval, p.epoch = d, m.Epoch
 	p.acting = slices.DeleteFunc(slices.Clone(pl.Acting), func(id int32) bool { return id == clustermap.NoOSD })
+	p.up = slices.DeleteFunc(slices.Clone(pl.Up), func(id int32) bool { return id == clustermap.NoOSD })
 	p.primary = pl.ActingPrimary
-	p.minSize = int(pool.MinSize)
-	p.gen++
+	p.size, p.minSize = int(pool.Size), int(pool.MinSize)
+	p.members, p.serve, p.blockedBy = nil, false, ""
+	p.recovering, p.backfilling, p.waiting = false, false, false
+	p.recoveredBytes, p.recoveredObjects = 0, 0
 	if p.primary == p.o.cfg.ID {
-		p.state = stateSyncing
-		gen := p.gen
-		p.o.goBackground(func(ctx context.Context) { p.o.syncPG(ctx, p, gen) })
+		p.startPeering(m)
 	} else {
-		p.state = stateReplica
+		p.gen++
+		p.setState(stateReplica)
+		p.wake()
 	}
+}
+
+// startPeering (re)starts peering in the current interval; p.mu is held.
+func (p *pg) startPeering(m *clustermap.Map) {
+	p.gen++
+	p.serve = false
+	p.setState(statePeering)
+	gen := p.gen
+	p.o.goBackground(func(ctx context.Context) { p.o.peerPG(ctx, p, gen, m) })
 	p.wake()
 }
 
-// resync is called by the primary when replication to a member failed:
-// the PG stops serving until the members are in step again.
-func (p *pg) resync() {
+// repeer is called by the primary when replication to a member failed or
+// recovery changed who is complete: the PG stops serving and peers again
+// in the same interval.
+func (p *pg) repeer(gen uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.state != stateActive && p.state != stateInactive {
+	if p.gen != gen || p.primary != p.o.cfg.ID || p.state == stateStray {
 		return
 	}
-	p.state = stateSyncing
-	p.gen++
-	gen := p.gen
-	p.o.goBackground(func(ctx context.Context) { p.o.syncPG(ctx, p, gen) })
-	p.wake()
+	p.startPeering(p.o.Map())
+}
+
+// setState changes the state and its timestamp; p.mu is held.
+func (p *pg) setState(s pgState) {
+	if p.state != s {
+		p.state = s
+		p.since = p.o.cfg.Clock.Now()
+	}
 }
 
 // wake tells waiters the state changed; p.mu is held.
@@ -204,16 +258,27 @@ func (p *pg) wake() {
 type view struct {
 	interval uint64
 	epoch    uint64
+	up       []int32
 	acting   []int32
 	primary  int32
 	state    pgState
 	gen      uint64
+	serve    bool
+	size     int
+	minSize  int
 }
 
 func (p *pg) view() view {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return view{p.interval, p.epoch, p.acting, p.primary, p.state, p.gen}
+	return p.viewLocked()
+}
+
+// serving: active with this view's primary taking client ops.
+func (v view) serving() bool { return v.state == stateActive && v.serve }
+
+func (p *pg) viewLocked() view {
+	return view{p.interval, p.epoch, p.up, p.acting, p.primary, p.state, p.gen, p.serve, p.size, p.minSize}
 }
 
 // load reads the PG's newest version and dedup table from the store

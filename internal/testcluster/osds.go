@@ -1,9 +1,13 @@
 package testcluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,28 +41,8 @@ func Start(t testing.TB, opt Options) *Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	admin := c.Client("client.admin", 0)
-	for i := range opt.OSDs {
-		dir := filepath.Join(filepath.Dir(c.Dir), fmt.Sprintf("osd.%d", i))
-		id, err := osd.Create(ctx, admin, dir, c.Conf.FSID, fmt.Sprintf("host%d", i), 0)
-		if err != nil {
-			t.Fatalf("creating osd %d: %v", i, err)
-		}
-		entity := fmt.Sprintf("osd.%d", id.ID)
-		cert, key, err := mon.IssueCert(c.Dir, entity, []string{"127.0.0.1"}, filepath.Join(dir, "keys"), time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := osd.Config{
-			ID: id.ID, UUID: id.UUID, FSID: c.Conf.FSID, DataDir: dir,
-			CAFile: c.Conf.CA, CertFile: cert, KeyFile: key, MonHosts: c.MonHosts(),
-			HeartbeatInterval: opt.HeartbeatInterval, HeartbeatGrace: opt.HeartbeatGrace,
-			BeaconInterval: opt.BeaconInterval, PeerTimeout: opt.PeerTimeout,
-			Logger: c.Mons[0].Config.Logger.With("osd", id.ID),
-		}
-		if opt.OSD != nil {
-			opt.OSD(i, &cfg)
-		}
-		c.OSDs = append(c.OSDs, &OSD{Index: i, Dir: dir, Config: cfg})
+	for range opt.OSDs {
+		c.newOSD(ctx)
 	}
 	t.Cleanup(c.StopOSDs)
 	for i := range c.OSDs {
@@ -77,6 +61,49 @@ func Start(t testing.TB, opt Options) *Cluster {
 		c.WaitActive(time.Minute)
 	}
 	return c
+}
+
+// newOSD creates one more OSD (on its own host bucket) without starting
+// it.
+func (c *Cluster) newOSD(ctx context.Context) *OSD {
+	c.t.Helper()
+	i := len(c.OSDs)
+	admin := c.Client("client.admin", max(c.Leader(time.Minute), 0))
+	dir := filepath.Join(filepath.Dir(c.Dir), fmt.Sprintf("osd.%d", i))
+	id, err := osd.Create(ctx, admin, dir, c.Conf.FSID, fmt.Sprintf("host%d", i), 0)
+	if err != nil {
+		c.t.Fatalf("creating osd %d: %v", i, err)
+	}
+	entity := fmt.Sprintf("osd.%d", id.ID)
+	cert, key, err := mon.IssueCert(c.Dir, entity, []string{"127.0.0.1"}, filepath.Join(dir, "keys"), time.Now())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	opt := c.opt
+	cfg := osd.Config{
+		ID: id.ID, UUID: id.UUID, FSID: c.Conf.FSID, DataDir: dir,
+		CAFile: c.Conf.CA, CertFile: cert, KeyFile: key, MonHosts: c.MonHosts(),
+		HeartbeatInterval: opt.HeartbeatInterval, HeartbeatGrace: opt.HeartbeatGrace,
+		BeaconInterval: opt.BeaconInterval, PeerTimeout: opt.PeerTimeout,
+		Logger: c.Mons[0].Config.Logger.With("osd", id.ID),
+	}
+	if opt.OSD != nil {
+		opt.OSD(i, &cfg)
+	}
+	od := &OSD{Index: i, Dir: dir, Config: cfg}
+	c.OSDs = append(c.OSDs, od)
+	return od
+}
+
+// AddOSD creates and starts one more OSD, as `loligo osd --create` on a
+// new host does; CRUSH gives it its share of the PGs.
+func (c *Cluster) AddOSD() *OSD {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	od := c.newOSD(ctx)
+	c.StartOSD(od.Index)
+	return od
 }
 
 // StartOSD starts OSD i (again) on its data directory and waits until it
@@ -182,10 +209,83 @@ func (c *Cluster) WaitActive(timeout time.Duration) *clustermap.Map {
 			return m
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("PGs not active after %v", timeout)
+			c.t.Fatalf("PGs not active after %v:\n%s", timeout, c.pgReport())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// WaitClean waits until every PG is active+clean on its primary in the
+// monitor's newest map (every member in step, nothing to recover or
+// backfill), and returns that map. On timeout it fails the test with
+// every PG's state.
+func (c *Cluster) WaitClean(timeout time.Duration) *clustermap.Map {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		leader := max(c.Leader(timeout), 0)
+		rep, err := c.Client("client.admin", leader).GetMap(ctx, &pb.GetMapRequest{})
+		cancel()
+		if err == nil {
+			m, ok := c.allActive()
+			if ok && m.Epoch >= rep.GetMap().GetEpoch() && c.allClean(m) {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("PGs not active+clean after %v:\n%s", timeout, c.pgReport())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// allClean reports whether every PG's primary says active+clean.
+func (c *Cluster) allClean(m *clustermap.Map) bool {
+	for _, pid := range m.PoolIDs() {
+		p, err := m.Pool(pid)
+		if err != nil || p.Type != clustermap.PoolReplicated {
+			continue
+		}
+		for ps := range p.PGNum {
+			pl, err := m.Place(clustermap.PGID{Pool: pid, Seed: ps})
+			if err != nil {
+				return false
+			}
+			od := c.OSDByID(pl.ActingPrimary)
+			if od == nil || od.O == nil || od.O.PGStates()[store.PGID{Pool: pid, PS: ps}] != "active+clean" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pgReport lists what every running OSD says of its PGs.
+func (c *Cluster) pgReport() string {
+	var b strings.Builder
+	for _, od := range c.OSDs {
+		if od.O == nil {
+			fmt.Fprintf(&b, "osd.%d: stopped\n", od.Config.ID)
+			continue
+		}
+		var epoch uint64
+		if m := od.O.Map(); m != nil {
+			epoch = m.Epoch
+		}
+		st := od.O.PGStates()
+		ids := slices.SortedFunc(maps.Keys(st), func(a, b store.PGID) int {
+			return cmp.Or(cmp.Compare(a.Pool, b.Pool), cmp.Compare(a.PS, b.PS))
+		})
+		fmt.Fprintf(&b, "osd.%d (epoch %d):", od.Config.ID, epoch)
+		for _, id := range ids {
+			if s := st[id]; s != "replica" && s != "stray" {
+				fmt.Fprintf(&b, " %s=%s", id, s)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }
 
 func (c *Cluster) allActive() (*clustermap.Map, bool) {
