@@ -6,7 +6,7 @@ PROTOC    ?= protoc
 # plugins are pinned as tools in go.mod and built from the module cache.
 PROTO_SRC := $(wildcard proto/*.proto)
 
-.PHONY: all build up test lint bench bench-cluster proto proto-check fuzz clean
+.PHONY: all build up test lint bench bench-cluster bench-recovery proto proto-check fuzz clean
 
 all: build
 
@@ -46,6 +46,12 @@ bench:
 # daemon's CPU and RSS: deploy/bench/bench.sh.
 bench-cluster: build
 	deploy/bench/bench.sh
+
+# bench-recovery times healing on 4 OSD processes: osd out -> active+clean
+# for 1 GiB of 4 MiB objects, recovery rate against the disk's, and client
+# write throughput during recovery (deploy/bench/recovery.sh).
+bench-recovery: build
+	bash deploy/bench/recovery.sh
 
 $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc: go.mod go.sum
 	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc

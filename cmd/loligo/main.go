@@ -22,7 +22,8 @@ import (
 const usage = `usage: loligo <command> [flags]
 
 commands:
-  up      start a whole cluster in this process (loligo up --dir DIR [--osds 3])
+  up      start a whole cluster in this process (loligo up --dir DIR [--osds 3]),
+          or as one child process per daemon (--procs [--restart-delay 10s])
   mon     run a monitor (loligo mon --dir DIR [--bootstrap] ...)
   osd     run an OSD (loligo osd --data DIR [--create --ca-dir MON_DIR] ...)
   cert    issue a certificate from the cluster CA (loligo cert --dir BOOTSTRAP_DIR --name ENTITY --out DIR)

@@ -35,11 +35,21 @@ func upCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	portBase := fs.Int("port-base", 6789, "the monitor serves on this port, its etcd on the next two, OSD i on base+10+i")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	debugAddr := fs.String("debug-addr", "", "serve Go's pprof profiles on this HTTP address (e.g. 127.0.0.1:6060)")
+	procs := fs.Bool("procs", false, "run the monitor and each OSD as a child process of this one (pid files in DIR/run, logs in DIR/log) and restart them when they die")
+	restartDelay := fs.Duration("restart-delay", 10*time.Second, "with --procs: wait this long before restarting a daemon that died (0: never restart)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *dir == "" {
 		return fmt.Errorf("%w: loligo up needs --dir DIR", errUsage)
+	}
+	delaySet := false
+	fs.Visit(func(f *flag.Flag) { delaySet = delaySet || f.Name == "restart-delay" })
+	if delaySet && !*procs {
+		return fmt.Errorf("%w: --restart-delay needs --procs", errUsage)
+	}
+	if *restartDelay < 0 {
+		return fmt.Errorf("%w: --restart-delay must not be negative", errUsage)
 	}
 	if *debugAddr != "" {
 		stop, err := serveDebug(*debugAddr)
@@ -60,6 +70,14 @@ func upCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	u := &upCluster{root: root, log: log, nOSD: *osds, base: *portBase}
+	if *procs {
+		bin, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("finding this program to start its daemons: %w", err)
+		}
+		s := &supervisor{u: u, bin: bin, logLevel: *logLevel, delay: *restartDelay}
+		return s.run(ctx, stdout)
+	}
 	return u.run(ctx, stdout)
 }
 
@@ -79,15 +97,19 @@ type upCluster struct {
 
 func (u *upCluster) monDir() string { return filepath.Join(u.root, "mon.a") }
 
-func (u *upCluster) run(ctx context.Context, stdout io.Writer) error {
+// prepare makes the cluster's directory and, on the first run, its
+// monitor's (fsid, CA, certificates), and writes DIR/loligo.conf. It
+// returns whether the cluster is new and the monitor's address; a
+// resumed cluster keeps the ports it was made with.
+func (u *upCluster) prepare() (fresh bool, monAddr string, err error) {
 	if err := os.MkdirAll(u.root, 0o755); err != nil {
-		return err
+		return false, "", err
 	}
-	fresh := !fileExists(mon.ConfPath(u.monDir()))
-	monAddr := fmt.Sprintf("127.0.0.1:%d", u.base)
+	fresh = !fileExists(mon.ConfPath(u.monDir()))
+	monAddr = fmt.Sprintf("127.0.0.1:%d", u.base)
 	conf, err := mon.Bootstrap(u.monDir(), []mon.MonSpec{{Name: "a", Addr: monAddr, Hosts: []string{"127.0.0.1", "localhost"}}}, time.Now())
 	if err != nil {
-		return err
+		return false, "", err
 	}
 	u.conf = conf
 	if len(conf.MonHosts) > 0 && conf.MonHosts[0] != monAddr {
@@ -96,6 +118,14 @@ func (u *upCluster) run(ctx context.Context, stdout io.Writer) error {
 	}
 	// The config users and tools read: the monitor's, at the top.
 	if err := conf.WriteFile(u.confPath()); err != nil {
+		return false, "", err
+	}
+	return fresh, monAddr, nil
+}
+
+func (u *upCluster) run(ctx context.Context, stdout io.Writer) error {
+	fresh, monAddr, err := u.prepare()
+	if err != nil {
 		return err
 	}
 	u.errs = make(chan error, 1+u.nOSD)
@@ -117,7 +147,7 @@ func (u *upCluster) run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	u.waitActive(ctx, time.Minute)
-	u.banner(stdout, fresh)
+	u.banner(stdout, fresh, "")
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(stdout, "stopping...")
@@ -282,7 +312,9 @@ func (u *upCluster) allActive() bool {
 	return m != nil && osd.AllActive(m, u.osds)
 }
 
-func (u *upCluster) banner(w io.Writer, fresh bool) {
+// banner tells the user the cluster is ready and how to use it; extra
+// lines go after the pool's.
+func (u *upCluster) banner(w io.Writer, fresh bool, extra string) {
 	what := "resumed"
 	if fresh {
 		what = "created"
@@ -292,7 +324,7 @@ func (u *upCluster) banner(w io.Writer, fresh bool) {
   monitor   %s
   OSDs      %d (ports %d-%d), one per CRUSH host
   pool      %q, replicated
-
+%s
 Use it from another terminal:
   export LOLIGO_CONF=%s
   .bin/radosctl status
@@ -300,6 +332,6 @@ Use it from another terminal:
   .bin/radosctl bench %s 10 write
 
 Ctrl-C stops the cluster; run the same command again to resume it with its data.
-`, what, u.root, u.conf.FSID, u.conf.MonHosts[0], len(u.osds), u.base+10, u.base+10+len(u.osds)-1, upPool,
+`, what, u.root, u.conf.FSID, u.conf.MonHosts[0], u.nOSD, u.base+10, u.base+10+u.nOSD-1, upPool, extra,
 		u.confPath(), upPool, upPool, upPool)
 }
