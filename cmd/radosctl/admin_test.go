@@ -174,7 +174,9 @@ func TestAdmin(t *testing.T) {
 		a.t = t
 		out := a.ok("status")
 		for _, want := range []string{"id:     " + a.c.Conf.FSID, "health: HEALTH_WARN\n            1 hosts down\n",
-			"mon: 1 daemons: a (leader)\n", "osd: 4 osds: 3 up, 3 in; epoch e", "pools: 0 pools, 0 pgs\n"} {
+			"mon: 1 daemons: a (leader)\n", "osd: 4 osds: 3 up, 3 in; epoch e", "pools:   0 pools, 0 pgs\n",
+			// The OSDs booted here are not running: their usage is unknown.
+			"    objects: 0 objects, 0 B\n    usage:   unknown: "} {
 			if !strings.Contains(out, want) {
 				t.Errorf("status lacks %q:\n%s", want, out)
 			}
@@ -191,11 +193,14 @@ func TestAdmin(t *testing.T) {
 				Count int `json:"count"`
 				PGs   int `json:"pgs"`
 			} `json:"pools"`
+			PGs   *pgSummaryJSON `json:"pgs"`
+			Usage *usageJSON     `json:"usage"`
 		}
 		a.json(&st, "status")
 		if st.FSID != a.c.Conf.FSID || st.Epoch == 0 || st.Health != "HEALTH_WARN" || len(st.Checks) != 1 ||
 			st.Checks[0].Code != "OSD_HOST_DOWN" || st.Leader != "a" || len(st.Mons) != 1 || !st.Mons[0].Leader ||
-			st.OSDs.Total != 4 || st.OSDs.Up != 3 || st.OSDs.In != 3 || st.Pools.Count != 0 {
+			st.OSDs.Total != 4 || st.OSDs.Up != 3 || st.OSDs.In != 3 || st.Pools.Count != 0 ||
+			st.PGs == nil || st.PGs.PGs != 0 || st.PGs.States == nil || st.Usage != nil {
 			t.Errorf("status -o json: %+v", st)
 		}
 	})

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"maps"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/loligo/loligo/clustermap"
 	pb "github.com/loligo/loligo/proto/loligopb"
@@ -114,66 +119,35 @@ func monSummary(st *pb.StatusReply) string {
 }
 
 func statusCmd(e *env, args []string) error {
-	a, err := parseArgs("status", args, nil)
+	const topic = "status"
+	a, err := parseArgs(topic, args, map[string]bool{"watch": false, "interval": true})
 	if err != nil {
 		return err
 	}
 	if err := a.want(0, 0); err != nil {
 		return err
 	}
-	st, err := clusterStatus(e)
+	interval := time.Second
+	if v, ok := a.flags["interval"]; ok {
+		if !a.has("watch") {
+			return usagef(topic, "--interval is how often --watch redraws: give --watch too")
+		}
+		if interval, err = time.ParseDuration(v); err != nil || interval <= 0 {
+			return usagef(topic, "--interval %q: want a positive duration such as 1s or 500ms", v)
+		}
+	}
+	if a.has("watch") {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return watchStatus(ctx, e, interval)
+	}
+	ctx, cancel := e.ctx()
+	defer cancel()
+	s, err := gatherStatus(ctx, e)
 	if err != nil {
 		return err
 	}
-	m, err := clusterMap(e)
-	if err != nil {
-		return err
-	}
-	var up, in int
-	for _, o := range m.OSDs {
-		if o.Up {
-			up++
-		}
-		if o.In() {
-			in++
-		}
-	}
-	var pgs uint64
-	for _, p := range m.Pools {
-		pgs += uint64(p.PGNum)
-	}
-	if e.json {
-		type count struct {
-			Total int `json:"total"`
-			Up    int `json:"up"`
-			In    int `json:"in"`
-		}
-		type pools struct {
-			Count int    `json:"count"`
-			PGs   uint64 `json:"pgs"`
-		}
-		return writeJSON(e, struct {
-			FSID   string      `json:"fsid"`
-			Epoch  uint64      `json:"epoch"`
-			Health string      `json:"health"`
-			Checks []checkJSON `json:"checks"`
-			Leader string      `json:"leader"`
-			Mons   []monJSON   `json:"mons"`
-			OSDs   count       `json:"osds"`
-			Pools  pools       `json:"pools"`
-		}{st.GetFsid(), m.Epoch, st.GetHealth(), checksJSON(st), st.GetLeader(), monsJSON(st),
-			count{len(m.OSDs), up, in}, pools{len(m.Pools), pgs}})
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "  cluster:\n    id:     %s\n    health: %s\n", st.GetFsid(), st.GetHealth())
-	for _, c := range st.GetChecks() {
-		fmt.Fprintf(&b, "            %s\n", c.GetSummary())
-	}
-	fmt.Fprintf(&b, "\n  services:\n    mon: %d daemons: %s\n", len(st.GetMons()), monSummary(st))
-	fmt.Fprintf(&b, "    osd: %d osds: %d up, %d in; epoch e%d\n", len(m.OSDs), up, in, m.Epoch)
-	fmt.Fprintf(&b, "\n  data:\n    pools: %d pools, %d pgs\n", len(m.Pools), pgs)
-	_, err = fmt.Fprint(e.stdout, b.String())
-	return err
+	return printStatus(e.stdout, e.json, s)
 }
 
 func healthCmd(e *env, args []string) error {

@@ -16,9 +16,12 @@
 // setcrushmap, erasure-code-profile set/get/ls/rm; pool create/ls/get/
 // set/rm; and, on objects, as the rados tool: put, get, rm, ls, stat,
 // set/get/list/rmxattr, set/getomapval, listomapkeys/vals, rmomapkey,
-// df and bench (write, seq, rand). put stores an input larger than
-// --max-object-size through the striper, and get and rm find striped
-// objects too. radosctl help lists them with their arguments. Every command
+// df and bench (write, seq, rand); pg stat, dump, ls-by-osd, query,
+// scrub, deep-scrub, repair and list-inconsistent; tell osd.N|osd.*
+// config show/get/set. status --watch redraws the status until Ctrl-C.
+// put stores an input larger than --max-object-size through the
+// striper, and get and rm find striped objects too. radosctl help lists
+// them with their arguments. Every command
 // that changes the map takes --dry-run (report the change and the PG
 // movement, change nothing) and --yes (allow a change that moves more
 // than the monitor's threshold of PGs); flags may come anywhere after the
@@ -30,5 +33,8 @@
 // say what to do next; a command called wrongly exits 2 and prints the
 // usage of that command.
 //
-// radosctl may import rados, clustermap, crush and proto.
+// radosctl may import rados, clustermap, crush and proto: it reaches
+// the monitors and OSDs only through rados (the pg and tell verbs
+// through its admin calls PGDump, PGCommand and OSDConfig). Nothing
+// imports it.
 package main

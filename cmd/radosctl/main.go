@@ -77,7 +77,8 @@ global flags (before the command):
   --cpuprofile FILE  write a Go CPU profile of the command (for go tool pprof)
 
 cluster:
-  status                                   health, monitors, OSD and pool counts
+  status [--watch [--interval D]]          health, monitors, OSDs, data, PG states and recovery;
+                                           --watch redraws it every D (1s) until Ctrl-C
   health [detail]                          health checks; detail adds what each affects and what to do
   mon stat                                 the monitors and the leader
 
@@ -105,6 +106,27 @@ OSDs and CRUSH:
   osd erasure-code-profile set NAME k=K m=M [KEY=VALUE...] [--force]
                                            KEY: stripe_unit, crush-root, crush-failure-domain, crush-device-class
   osd erasure-code-profile get NAME|ls|rm NAME
+
+placement groups (PGID is POOL.SEED: the pool's id or name, the seed in hex, as 1.1f):
+  pg stat                                  one line: PG states, data, degraded objects, recovery
+  pg dump [--pool NAME]                    every PG: objects, state, up and acting sets, scrub times
+  pg ls-by-osd ID [--pool NAME]            the PGs with osd.ID in their up or acting set
+  pg query PGID                            the primary's view of a PG (JSON): peers, recovery, scrub
+  pg scrub PGID [--wait] [--timeout D]     have the primary compare every object's copies
+                                           (versions, sizes, xattrs); --wait waits (up to D,
+                                           default 5m) and prints what it found
+  pg deep-scrub PGID [--wait] [--timeout D]
+                                           scrub and also read every byte and compare digests
+  pg repair PGID [--wait] [--timeout D]    deep-scrub and copy the authoritative copy over the
+                                           bad ones; --wait prints what was repaired
+  pg list-inconsistent PGID                the objects the last scrub found inconsistent
+
+daemons:
+  tell osd.N|osd.* config show|get KEY|set KEY VALUE
+                                           an OSD's runtime settings (osd.*: every up OSD), until
+                                           it restarts. KEY: osd_recovery_max_active,
+                                           osd_recovery_max_bytes_per_sec (100M), osd_scrub_interval,
+                                           osd_deep_scrub_interval (24h; -1s: never)
 
 pools:
   pool create NAME PG_NUM [replicated|erasure [PROFILE]] [--size N] [--min-size N] [--rule RULE]
@@ -259,6 +281,10 @@ func runStdin(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv f
 		err = dfCmd(e, rest[1:])
 	case "bench":
 		err = benchCmd(e, rest[1:])
+	case "pg":
+		err = pgCmd(e, rest[1:])
+	case "tell":
+		err = tellCmd(e, rest[1:])
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -63,7 +63,7 @@ rule replicated_rule {
 // testMap is a map with one of everything osd tree and osd dump print:
 // an OSD not in CRUSH (osd.5), a CRUSH device not in the map (osd.3),
 // flags, an erasure pool, pg_temp, primary_temp and upmaps.
-func testMap(t *testing.T) *clustermap.Map {
+func testMap(t testing.TB) *clustermap.Map {
 	t.Helper()
 	cm, err := crush.Compile(testMapCrush)
 	if err != nil {
