@@ -81,6 +81,9 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzKeyRoundTrip$$' ./osd/store
 	$(FUZZ) -fuzz '^FuzzDecodeChunk$$' ./osd/store
 	$(FUZZ) -fuzz '^FuzzParseSize$$' ./cmd/radosctl
+	$(FUZZ) -fuzz '^FuzzParsePGID$$' ./cmd/radosctl
+	$(FUZZ) -fuzz '^FuzzParseBytes$$' ./osd
+	$(FUZZ) -fuzz '^FuzzReportRoundTrip$$' ./mon
 
 clean:
 	rm -rf $(BIN)

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -39,17 +37,7 @@ func TestFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fault injection runs a cluster for a while")
 	}
-	seeds := []uint64{1, 2}
-	if s := os.Getenv("LOLIGO_FAULT_SEEDS"); s != "" {
-		seeds = nil
-		for _, f := range strings.Split(s, ",") {
-			n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
-			if err != nil {
-				t.Fatalf("LOLIGO_FAULT_SEEDS: %v", err)
-			}
-			seeds = append(seeds, n)
-		}
-	}
+	seeds := testcluster.FaultSeeds(t, 1, 2)
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runFaults(t, seed) })
 	}

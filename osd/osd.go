@@ -167,7 +167,7 @@ func (o *OSD) Run(ctx context.Context) error {
 	o.goEvery(o.cfg.BeaconInterval, o.beacon)
 	o.goEvery(o.cfg.HeartbeatInterval, o.heartbeat)
 	o.goBackground(o.reportStats)
-	o.goBackground(o.scrubScheduler)
+	o.goEvery(time.Second, o.scrubTick)
 	if o.cfg.TrimInterval > 0 {
 		// Freed memory goes back to the operating system now and then.
 		o.goEvery(o.cfg.TrimInterval, func(context.Context) { debug.FreeOSMemory() })
@@ -324,9 +324,21 @@ func (o *OSD) PGStates() map[store.PGID]string {
 }
 
 // AllActive reports whether, in map m, every PG of every replicated pool
-// is active and serving on its acting primary, which must be one of osds (the OSDs
-// of an in-process cluster: loligo up, tests).
+// is active and serving on its acting primary, which must be one of osds
+// (the OSDs of an in-process cluster: loligo up, tests).
 func AllActive(m *clustermap.Map, osds []*OSD) bool {
+	return everyPG(m, osds, func(p *pg) bool { return p.view().serving() })
+}
+
+// AllClean is AllActive for active+clean: every member in step, nothing
+// to recover or backfill, acting equal to up.
+func AllClean(m *clustermap.Map, osds []*OSD) bool {
+	return everyPG(m, osds, func(p *pg) bool { return p.stat().GetState() == "active+clean" })
+}
+
+// everyPG reports whether ok holds for every PG of every replicated pool
+// of m on its acting primary among osds.
+func everyPG(m *clustermap.Map, osds []*OSD, ok func(*pg) bool) bool {
 	byID := map[int32]*OSD{}
 	for _, o := range osds {
 		byID[o.ID()] = o
@@ -345,7 +357,7 @@ func AllActive(m *clustermap.Map, osds []*OSD) bool {
 			if o == nil {
 				return false
 			}
-			if pg := o.getPG(store.PGID{Pool: pid, PS: ps}, false); pg == nil || !pg.view().serving() {
+			if pg := o.getPG(store.PGID{Pool: pid, PS: ps}, false); pg == nil || !ok(pg) {
 				return false
 			}
 		}

@@ -121,26 +121,38 @@ func (o *OSD) recoverOnce(ctx context.Context, p *pg, gen uint64) error {
 // recoverObjects copies oids from the primary to every member missing
 // them, a throttle slot per object.
 func (o *OSD) recoverObjects(ctx context.Context, p *pg, v view, m *clustermap.Map, oids []string) error {
+	return o.throttled(ctx, len(v.acting), oids, func(oid string) error {
+		unlock := p.lockObject(oid)
+		defer unlock()
+		return o.recoverObject(ctx, p, v, m, oid)
+	})
+}
+
+// throttled runs f for each oid in parallel, each holding a slot of the
+// OSD's recovery throttle (prio: the PG's complete copies, fewest
+// first); it stops starting new ones after the first error and returns
+// it.
+func (o *OSD) throttled(ctx context.Context, prio int, oids []string, f func(oid string) error) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
-	prio := len(v.acting)
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr != nil
+	}
 	for _, oid := range oids {
 		if err := o.throttle.acquire(ctx, prio); err != nil {
+			wg.Wait()
 			return err
 		}
-		mu.Lock()
-		failed := firstErr != nil
-		mu.Unlock()
-		if failed {
+		if failed() {
 			o.throttle.release()
 			break
 		}
 		wg.Go(func() {
 			defer o.throttle.release()
-			unlock := p.lockObject(oid)
-			defer unlock()
-			if err := o.recoverObject(ctx, p, v, m, oid); err != nil {
+			if err := f(oid); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
@@ -403,59 +415,29 @@ func (o *OSD) backfill(ctx context.Context, p *pg, v view, m *clustermap.Map, me
 
 // copyTo copies objects (or their absence) to a backfill target.
 func (o *OSD) copyTo(ctx context.Context, p *pg, v view, m *clustermap.Map, mem *member, oids []string, prio int) error {
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var firstErr error
-	for _, oid := range oids {
-		if err := o.throttle.acquire(ctx, prio); err != nil {
+	return o.throttled(ctx, prio, oids, func(oid string) error {
+		unlock := p.lockObject(oid)
+		defer unlock()
+		t, err := o.exportRepairing(ctx, p, oid)
+		if err != nil {
 			return err
 		}
-		mu.Lock()
-		failed := firstErr != nil
-		mu.Unlock()
-		if failed {
-			o.throttle.release()
-			break
+		n := txnBytes(t)
+		if err := o.throttle.bytes(ctx, n); err != nil {
+			return err
+		}
+		if err := o.pushObjects(ctx, m, p, v, mem.id, []*pb.Txn{t}); err != nil {
+			return err
 		}
 		p.mu.Lock()
-		p.waiting = false
+		p.recoveredBytes += uint64(n)
+		p.recoveredObjects++
+		if mem.objectsLeft > 0 {
+			mem.objectsLeft--
+		}
 		p.mu.Unlock()
-		wg.Go(func() {
-			defer o.throttle.release()
-			err := func() error {
-				unlock := p.lockObject(oid)
-				defer unlock()
-				t, err := o.exportRepairing(ctx, p, oid)
-				if err != nil {
-					return err
-				}
-				n := txnBytes(t)
-				if err := o.throttle.bytes(ctx, n); err != nil {
-					return err
-				}
-				if err := o.pushObjects(ctx, m, p, v, mem.id, []*pb.Txn{t}); err != nil {
-					return err
-				}
-				p.mu.Lock()
-				p.recoveredBytes += uint64(n)
-				p.recoveredObjects++
-				if mem.objectsLeft > 0 {
-					mem.objectsLeft--
-				}
-				p.mu.Unlock()
-				return nil
-			}()
-			if err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	return firstErr
+		return nil
+	})
 }
 
 // sendsTo says whether a write to oid goes to member mem, and whether

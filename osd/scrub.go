@@ -35,8 +35,10 @@ type scrubState struct {
 	running, deep  bool
 	// requested: 0 none, else what an admin asked for.
 	requested pb.PGCmd
-	// done is closed when the scrub that was running or requested ends.
-	done chan struct{}
+	// pending is closed when the next scrub to start ends: an admin who
+	// waits registers on it, so a scrub already running does not answer
+	// for a request made after it began.
+	pending chan struct{}
 }
 
 // maxInconsistent bounds the objects a PG remembers from a scrub.
@@ -45,57 +47,53 @@ const maxInconsistent = 100
 // scrubPage is how many objects one scrub round compares.
 const scrubPage = 32
 
-// scrubScheduler starts due and requested scrubs, one at a time per OSD
-// (as Ceph's osd_max_scrubs = 1).
-func (o *OSD) scrubScheduler(ctx context.Context) {
-	t := o.cfg.Clock.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
+// scrubTick starts a due or requested scrub, one at a time per OSD (as
+// Ceph's osd_max_scrubs = 1); it runs every second.
+func (o *OSD) scrubTick(ctx context.Context) {
+	shallowIv, deepIv := o.scrubIntervals()
+	now := o.cfg.Clock.Now()
+	var pick *pg
+	var kind pb.PGCmd
+	for _, p := range o.pgList() {
+		p.mu.Lock()
+		busy := p.state != stateActive || !p.serve || p.primary != o.cfg.ID
+		for _, mem := range p.members {
+			busy = busy || mem.catchingUp
 		}
-		shallowIv, deepIv := o.scrubIntervals()
-		now := o.cfg.Clock.Now()
-		var pick *pg
-		var kind pb.PGCmd
-		for _, p := range o.pgList() {
-			p.mu.Lock()
-			if p.state != stateActive || !p.serve || p.primary != o.cfg.ID {
-				p.mu.Unlock()
-				continue
-			}
-			s := &p.scrub
-			// Stagger: a PG never scrubbed is first due at a random point
-			// of its interval.
-			if s.next.IsZero() && shallowIv > 0 {
-				s.next = now.Add(time.Duration(rand.Int64N(int64(shallowIv)) + 1))
-			}
-			if s.nextDeep.IsZero() && deepIv > 0 {
-				s.nextDeep = now.Add(time.Duration(rand.Int64N(int64(deepIv)) + 1))
-			}
-			k := s.requested
-			if k == 0 && deepIv > 0 && !now.Before(s.nextDeep) {
-				k = pb.PGCmd_PG_CMD_DEEP_SCRUB
-			}
-			if k == 0 && shallowIv > 0 && !now.Before(s.next) {
-				k = pb.PGCmd_PG_CMD_SCRUB
-			}
-			requested := s.requested != 0
+		if busy {
+			// Scrub waits for recovery, requested or not.
 			p.mu.Unlock()
-			// Admin requests go before the schedule.
-			if k != 0 && (pick == nil || requested) {
-				pick, kind = p, k
-				if requested {
-					break
-				}
+			continue
+		}
+		s := &p.scrub
+		// Stagger: a PG never scrubbed is first due at a random point
+		// of its interval.
+		if s.next.IsZero() && shallowIv > 0 {
+			s.next = now.Add(time.Duration(rand.Int64N(int64(shallowIv)) + 1))
+		}
+		if s.nextDeep.IsZero() && deepIv > 0 {
+			s.nextDeep = now.Add(time.Duration(rand.Int64N(int64(deepIv)) + 1))
+		}
+		k := s.requested
+		if k == 0 && deepIv > 0 && !now.Before(s.nextDeep) {
+			k = pb.PGCmd_PG_CMD_DEEP_SCRUB
+		}
+		if k == 0 && shallowIv > 0 && !now.Before(s.next) {
+			k = pb.PGCmd_PG_CMD_SCRUB
+		}
+		requested := s.requested != 0
+		p.mu.Unlock()
+		// Admin requests go before the schedule.
+		if k != 0 && (pick == nil || requested) {
+			pick, kind = p, k
+			if requested {
+				break
 			}
 		}
-		if pick != nil {
-			if err := o.scrubPG(ctx, pick, kind); err != nil && ctx.Err() == nil {
-				o.log.Info("scrub did not finish", "pg", pick.id.String(), "err", err)
-			}
+	}
+	if pick != nil {
+		if err := o.scrubPG(ctx, pick, kind); err != nil && ctx.Err() == nil {
+			o.log.Info("scrub did not finish", "pg", pick.id.String(), "err", err)
 		}
 	}
 }
@@ -110,17 +108,18 @@ func (o *OSD) scrubPG(ctx context.Context, p *pg, kind pb.PGCmd) error {
 	for _, mem := range p.members {
 		clean = clean && !mem.catchingUp
 	}
-	if p.scrub.done == nil {
-		p.scrub.done = make(chan struct{})
-	}
-	done := p.scrub.done
-	p.scrub.requested = 0
 	if !clean {
-		p.scrub.done = nil
-		close(done)
+		// The request stays pending: the scheduler tries again once the
+		// PG is clean.
 		p.mu.Unlock()
 		return fmt.Errorf("pg %s is not active and clean; scrub waits for recovery", p.id)
 	}
+	done := p.scrub.pending
+	if done == nil {
+		done = make(chan struct{})
+	}
+	p.scrub.pending = nil
+	p.scrub.requested = 0
 	p.scrub.running, p.scrub.deep = true, deep
 	p.mu.Unlock()
 	o.kickStats()
@@ -160,9 +159,6 @@ func (o *OSD) scrubPG(ctx context.Context, p *pg, kind pb.PGCmd) error {
 			}
 			p.scrub.errors = uint64(len(found))
 		}
-	}
-	if p.scrub.done == done {
-		p.scrub.done = nil
 	}
 	close(done)
 	p.mu.Unlock()
@@ -443,10 +439,10 @@ func (s *service) PGCommand(ctx context.Context, req *pb.PGCommandRequest) (*pb.
 		if p.scrub.requested < req.GetCmd() {
 			p.scrub.requested = req.GetCmd()
 		}
-		if p.scrub.done == nil {
-			p.scrub.done = make(chan struct{})
+		if p.scrub.pending == nil {
+			p.scrub.pending = make(chan struct{})
 		}
-		done := p.scrub.done
+		done := p.scrub.pending
 		p.mu.Unlock()
 		if !req.GetWait() {
 			return &pb.PGCommandReply{Message: fmt.Sprintf("instructing pg %s on osd.%d to %s", p.id, o.cfg.ID, cmdName(req.GetCmd()))}, nil

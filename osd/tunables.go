@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -103,6 +104,9 @@ func parseBytes(s string) (int64, error) {
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
 		return 0, err
+	}
+	if v > math.MaxInt64/mult || v < math.MinInt64/mult {
+		return 0, fmt.Errorf("%s: too large", s)
 	}
 	return v * mult, nil
 }

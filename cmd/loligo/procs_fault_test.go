@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,6 +15,7 @@ import (
 	"github.com/loligo/loligo/clustermap"
 	"github.com/loligo/loligo/internal/config"
 	"github.com/loligo/loligo/internal/pki"
+	"github.com/loligo/loligo/internal/testcluster"
 	"github.com/loligo/loligo/internal/transport"
 	"github.com/loligo/loligo/osd"
 	"github.com/loligo/loligo/osd/store"
@@ -39,17 +37,7 @@ func TestProcsSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a multi-process cluster under faults")
 	}
-	seeds := []uint64{1}
-	if s := os.Getenv("LOLIGO_FAULT_SEEDS"); s != "" {
-		seeds = nil
-		for _, f := range strings.Split(s, ",") {
-			n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
-			if err != nil {
-				t.Fatalf("LOLIGO_FAULT_SEEDS: %v", err)
-			}
-			seeds = append(seeds, n)
-		}
-	}
+	seeds := testcluster.FaultSeeds(t, 1)
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { procsFaults(t, seed) })
 	}

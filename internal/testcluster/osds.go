@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,7 +231,7 @@ func (c *Cluster) WaitClean(timeout time.Duration) *clustermap.Map {
 		cancel()
 		if err == nil {
 			m, ok := c.allActive()
-			if ok && m.Epoch >= rep.GetMap().GetEpoch() && c.allClean(m) {
+			if ok && m.Epoch >= rep.GetMap().GetEpoch() && osd.AllClean(m, c.running()) {
 				return m
 			}
 		}
@@ -238,27 +240,6 @@ func (c *Cluster) WaitClean(timeout time.Duration) *clustermap.Map {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// allClean reports whether every PG's primary says active+clean.
-func (c *Cluster) allClean(m *clustermap.Map) bool {
-	for _, pid := range m.PoolIDs() {
-		p, err := m.Pool(pid)
-		if err != nil || p.Type != clustermap.PoolReplicated {
-			continue
-		}
-		for ps := range p.PGNum {
-			pl, err := m.Place(clustermap.PGID{Pool: pid, Seed: ps})
-			if err != nil {
-				return false
-			}
-			od := c.OSDByID(pl.ActingPrimary)
-			if od == nil || od.O == nil || od.O.PGStates()[store.PGID{Pool: pid, PS: ps}] != "active+clean" {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // pgReport lists what every running OSD says of its PGs.
@@ -306,11 +287,36 @@ func (c *Cluster) allActive() (*clustermap.Map, bool) {
 			return nil, false
 		}
 	}
-	var running []*osd.OSD
+	return newest, osd.AllActive(newest, c.running())
+}
+
+// running lists the OSDs that run.
+func (c *Cluster) running() []*osd.OSD {
+	var out []*osd.OSD
 	for _, od := range c.OSDs {
 		if od.O != nil {
-			running = append(running, od.O)
+			out = append(out, od.O)
 		}
 	}
-	return newest, osd.AllActive(newest, running)
+	return out
+}
+
+// FaultSeeds returns the seeds a fault-injection test runs with: the
+// comma-separated LOLIGO_FAULT_SEEDS when set, else def. A failing seed
+// replays alone with -run 'TestName/seed=N'.
+func FaultSeeds(t testing.TB, def ...uint64) []uint64 {
+	t.Helper()
+	s := os.Getenv("LOLIGO_FAULT_SEEDS")
+	if s == "" {
+		return def
+	}
+	var seeds []uint64
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			t.Fatalf("LOLIGO_FAULT_SEEDS=%q: %v", s, err)
+		}
+		seeds = append(seeds, n)
+	}
+	return seeds
 }
