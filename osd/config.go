@@ -50,9 +50,12 @@ type Config struct {
 	// only slowly, so an idle OSD would keep the RSS of its last burst.
 	TrimInterval time.Duration
 	// Recovery throttles, changeable at run time (Config RPC):
-	// RecoveryMaxActive objects copied at once per OSD (default 3, as
-	// Ceph's osd_recovery_max_active_hdd); RecoveryMaxBytes bytes per
-	// second (default 0: no byte limit).
+	// RecoveryMaxActive objects copied at once per OSD (default 8: a
+	// copy waits mostly on the target's fsync and ingest, so recovery
+	// is latency-bound; 8 reaches over half the disk's write bandwidth
+	// here while clients keep over half their throughput, see
+	// deploy/bench/recovery.sh; Ceph's osd_recovery_max_active_ssd is
+	// 10); RecoveryMaxBytes bytes per second (default 0: no byte limit).
 	RecoveryMaxActive int
 	RecoveryMaxBytes  int64
 	// Scrub schedule per PG (staggered by a random share of the
@@ -97,7 +100,7 @@ func (c *Config) setDefaults() {
 		c.TrimInterval = 30 * time.Second
 	}
 	if c.RecoveryMaxActive == 0 {
-		c.RecoveryMaxActive = 3
+		c.RecoveryMaxActive = 8
 	}
 	if c.ScrubInterval == 0 {
 		c.ScrubInterval = 24 * time.Hour

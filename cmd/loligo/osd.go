@@ -77,7 +77,7 @@ func osdCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg.Logger = log.With("osd", cfg.ID)
+	cfg.Logger = log // the OSD names itself in its records
 	o, err := osd.New(cfg)
 	if err != nil {
 		return err

@@ -229,7 +229,7 @@ func (u *upCluster) startOSDs(ctx, runCtx context.Context) error {
 		if err != nil {
 			return err
 		}
-		cfg.Logger = u.log.With("osd", cfg.ID)
+		cfg.Logger = u.log // the OSD names itself in its records
 		cfgs = append(cfgs, cfg)
 	}
 	for _, cfg := range cfgs {

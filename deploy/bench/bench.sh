@@ -23,11 +23,11 @@ PG=${PG:-64}
 OSDS=${OSDS:-3}
 BASE=${BASE:-7100}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=$ROOT/.bin
+BIN=${BIN:-$ROOT/.bin}
 PROCSAMPLE=${PROCSAMPLE:-$ROOT/../shared/bench/ceph/procsample.py}
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
-make -C "$ROOT" -s build
+[[ -n ${NOBUILD:-} ]] || make -C "$ROOT" -s build
 mkdir -p "$DIR/run" "$DIR/out"
 export LOLIGO_CONF=$DIR/mon.a/loligo.conf
 

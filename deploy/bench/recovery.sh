@@ -22,11 +22,11 @@ PG=${PG:-64}
 BASE=${BASE:-7200}
 OSDS=4
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-BIN=$ROOT/.bin
+BIN=${BIN:-$ROOT/.bin}
 R="$BIN/radosctl"
 log() { printf '[recovery %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
-make -C "$ROOT" -s build
+[[ -n ${NOBUILD:-} ]] || make -C "$ROOT" -s build
 rm -rf "$DIR"
 mkdir -p "$DIR/run" "$DIR/out"
 export LOLIGO_CONF=$DIR/mon.a/loligo.conf
@@ -54,19 +54,27 @@ sleep 3
 [[ -n ${MAX_ACTIVE:-} ]] && "$R" tell 'osd.*' config set osd_recovery_max_active "$MAX_ACTIVE" >/dev/null
 [[ -n ${MAX_BYTES:-} ]] && "$R" tell 'osd.*' config set osd_recovery_max_bytes_per_sec "$MAX_BYTES" >/dev/null
 
-# clean: 0 when every PG is active+clean.
+# clean T: 0 when every PG is active+clean, its up set equal to its
+# acting set, in a report its primary made at least a second after T (so
+# the report reflects the map change made at T).
 clean() {
-  "$R" -o json --timeout 5s status 2>/dev/null | python3 -c '
-import json, sys
-s = json.load(sys.stdin)
-pgs = s.get("pgs") or {}
-st = pgs.get("states") or {}
-n = pgs.get("pgs", 0)
-sys.exit(0 if n > 0 and st.get("active+clean", 0) == n else 1)'
+  "$R" -o json --timeout 5s pg dump 2>/dev/null | python3 -c '
+import json, re, sys
+from datetime import datetime
+def ts(s):
+    if not s:
+        return 0.0
+    s = re.sub(r"(\.\d{6})\d+", r"\1", s.replace("Z", "+00:00"))
+    return datetime.fromisoformat(s).timestamp()
+t = float(sys.argv[1]) + 1.0
+d = json.load(sys.stdin)
+ok = len(d) > 0 and all(p["state"] == "active+clean" and p["up"] == p["acting"]
+                        and ts(p.get("reported")) > t for p in d)
+sys.exit(0 if ok else 1)' "$1"
 }
 wait_clean() {
   local t0=$1
-  until clean; do sleep 0.5; done
+  until clean "$t0"; do sleep 0.5; done
   python3 -c "import time; print(f'{time.time() - $t0:.1f}')"
 }
 now() { python3 -c 'import time; print(time.time())'; }
@@ -83,23 +91,30 @@ wait_clean "$(now)" >/dev/null
 
 log "baseline: bench write $SECS s"
 "$R" -o json bench rec "$SECS" write -t 16 >"$DIR/out/baseline.json" 2>/dev/null
+# Fresh reports, so the PG sizes below no longer count the bench's objects.
+wait_clean "$(now)" >/dev/null
 
-held=$(du -sb "$DIR/osd.3/store" | cut -f1)
+# What osd.3 holds: the bytes of the PGs it is acting in.
+held=$("$R" -o json pg dump | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+pgs = d if isinstance(d, list) else d.get("pgs", [])
+print(sum(int(p.get("bytes", 0)) for p in pgs if 3 in p.get("acting", [])))')
 log "osd out 3 (it holds $held bytes)"
 t0=$(now)
-"$R" osd out 3 >/dev/null
+"$R" osd out 3 --yes >/dev/null
 out_s=$(wait_clean "$t0")
 log "clean after $out_s s"
 
 log "osd in 3"
 t0=$(now)
-"$R" osd in 3 >/dev/null
+"$R" osd in 3 --yes >/dev/null
 in_s=$(wait_clean "$t0")
 log "clean after $in_s s"
 
 log "osd out 3 with a client writing"
 t0=$(now)
-"$R" osd out 3 >/dev/null
+"$R" osd out 3 --yes >/dev/null
 "$R" -o json bench rec "$SECS" write -t 16 >"$DIR/out/during.json" 2>/dev/null
 during_s=$(wait_clean "$t0")
 

@@ -87,7 +87,7 @@ func (c *Cluster) newOSD(ctx context.Context) *OSD {
 		CAFile: c.Conf.CA, CertFile: cert, KeyFile: key, MonHosts: c.MonHosts(),
 		HeartbeatInterval: opt.HeartbeatInterval, HeartbeatGrace: opt.HeartbeatGrace,
 		BeaconInterval: opt.BeaconInterval, PeerTimeout: opt.PeerTimeout,
-		Logger: c.Mons[0].Config.Logger.With("osd", id.ID),
+		Logger: c.Mons[0].Config.Logger, // the OSD names itself
 	}
 	if opt.OSD != nil {
 		opt.OSD(i, &cfg)

@@ -40,7 +40,17 @@ type Input struct {
 	LastActive *pb.ActiveInterval
 	// Peers holds the answers so far, including Self's.
 	Peers map[int32]Peer
+	// MaxPrimaryPull: an up primary lacking more objects than this does
+	// not lead while it recovers (it would pull them all before
+	// serving); a pg_temp puts a complete member first instead. 0 means
+	// DefaultMaxPrimaryPull; negative: never.
+	MaxPrimaryPull int
 }
+
+// DefaultMaxPrimaryPull is Input.MaxPrimaryPull's default: a primary
+// pulls at most this many objects before it serves (a few hundred
+// milliseconds of 4 MiB objects).
+const DefaultMaxPrimaryPull = 16
 
 // Outcome is what the primary does next.
 type Outcome int
@@ -252,6 +262,19 @@ func Decide(in Input) Plan {
 			break
 		}
 		acting = append(acting, id)
+	}
+	// The primary serves reads and must hold every object first: one
+	// far behind hands the lead to the authority while it recovers.
+	limit := in.MaxPrimaryPull
+	if limit == 0 {
+		limit = DefaultMaxPrimaryPull
+	}
+	if lead := members[acting[0]]; limit > 0 && lead.Role == LogRecovery && len(lead.Missing) > limit {
+		acting = slices.DeleteFunc(acting, func(id int32) bool { return id == auth })
+		acting = append([]int32{auth}, acting...)
+		if len(acting) > in.Size {
+			acting = acting[:in.Size]
+		}
 	}
 	// Recovery may run below min_size (the authority is always complete,
 	// so acting is never empty); clients are served only from min_size

@@ -192,6 +192,23 @@ func TestDecide(t *testing.T) {
 			}
 		},
 	}, {
+		name: "an up primary far behind hands the lead to the authority",
+		in: Input{Self: 3, Up: []int32{3, 0, 1}, Acting: []int32{3, 0, 1}, Size: 3, MinSize: 2, IsUp: allUp, MaxPrimaryPull: 2,
+			LastActive: &pb.ActiveInterval{Epoch: 5, Acting: []int32{0, 1, 2}},
+			Peers:      map[int32]Peer{0: peer(0, base...), 1: peer(0, base...), 2: peer(0, base...), 3: {}}},
+		outcome: WantTemp,
+		check: func(t *testing.T, p Plan) {
+			if !slices.Equal(p.Temp, []int32{0, 3, 1}) {
+				t.Errorf("temp %v, want [0 3 1]: the authority leads, osd.3 recovers as a replica", p.Temp)
+			}
+		},
+	}, {
+		name: "an up primary a little behind leads and pulls",
+		in: Input{Self: 3, Up: []int32{3, 0, 1}, Acting: []int32{3, 0, 1}, Size: 3, MinSize: 2, IsUp: allUp, MaxPrimaryPull: 3,
+			LastActive: &pb.ActiveInterval{Epoch: 5, Acting: []int32{0, 1, 2}},
+			Peers:      map[int32]Peer{0: peer(0, base...), 1: peer(0, base...), 2: peer(0, base...), 3: {}}},
+		outcome: Activate,
+	}, {
 		name: "a fresh PG activates empty",
 		in: Input{Self: 1, Up: []int32{1, 2, 0}, Acting: []int32{1, 2, 0}, Size: 3, MinSize: 2, IsUp: allUp,
 			Peers: map[int32]Peer{0: {}, 1: {Exists: true, Info: &pb.PGInfo{}}, 2: {}}},
