@@ -79,9 +79,8 @@ type pg struct {
 	// The primary's view of the other members (reset each interval):
 	// what each lacks and how far its backfill got.
 	members map[int32]*member
-	// recovering/backfilling: work is running; waiting: for a slot.
-	recovering, backfilling, waiting bool
-	unfound                          int
+	// recovering/backfilling: work is running.
+	recovering, backfilling          bool
 	recoveredBytes, recoveredObjects uint64
 	probed                           []int32 // OSDs that answered Query, for purging strays
 
@@ -112,6 +111,9 @@ type member struct {
 	backfill bool
 	cursor   string
 	done     bool
+	// copied: the backfill has copied something (before that it waits
+	// for throttle slots: backfill_wait).
+	copied   bool
 	pageEnd  string
 	pageLast bool
 	dirty    map[string]bool
@@ -207,7 +209,7 @@ func (p *pg) advance(m *clustermap.Map, pool *clustermap.Pool, pl clustermap.Pla
 	p.primary = pl.ActingPrimary
 	p.size, p.minSize = int(pool.Size), int(pool.MinSize)
 	p.members, p.serve, p.blockedBy = nil, false, ""
-	p.recovering, p.backfilling, p.waiting = false, false, false
+	p.recovering, p.backfilling = false, false
 	p.recoveredBytes, p.recoveredObjects = 0, 0
 	if p.primary == p.o.cfg.ID {
 		p.startPeering(m)

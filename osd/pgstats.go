@@ -53,7 +53,7 @@ func (p *pg) stat() *pb.PGStatEntry {
 			switch {
 			case mem.backfill && !mem.done:
 				misplaced += mem.objectsLeft
-				if mem.cursor == "" && mem.dirty == nil {
+				if !mem.copied && mem.cursor == "" {
 					backfillWait = true
 				}
 			case mem.catchingUp:
@@ -81,7 +81,7 @@ func (p *pg) stat() *pb.PGStatEntry {
 			parts = append(parts, "recovering")
 		}
 		if p.backfilling {
-			if backfillWait && p.waiting {
+			if backfillWait {
 				parts = append(parts, "backfill_wait")
 			} else {
 				parts = append(parts, "backfilling")

@@ -432,6 +432,7 @@ func (o *OSD) copyTo(ctx context.Context, p *pg, v view, m *clustermap.Map, mem 
 		p.mu.Lock()
 		p.recoveredBytes += uint64(n)
 		p.recoveredObjects++
+		mem.copied = true
 		if mem.objectsLeft > 0 {
 			mem.objectsLeft--
 		}

@@ -31,8 +31,15 @@ func osdCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:0", "address to serve on")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	debugAddr := fs.String("debug-addr", "", "serve Go's pprof profiles on this HTTP address (e.g. 127.0.0.1:6070)")
+	maxActive := fs.Int("recovery-max-active", 0, "objects recovery and backfill copy at once (0: 8); radosctl tell changes it at run time")
+	maxBytes := fs.Int64("recovery-max-bytes", 0, "bytes per second recovery and backfill may copy (0: no limit)")
+	scrubIv := fs.Duration("scrub-interval", 0, "how often each PG is scrubbed, staggered (0: 24h; negative: never)")
+	deepIv := fs.Duration("deep-scrub-interval", 0, "how often each PG is deep-scrubbed, staggered (0: 7 days; negative: never)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *maxActive < 0 || *maxBytes < 0 {
+		return fmt.Errorf("%w: --recovery-max-active and --recovery-max-bytes cannot be negative", errUsage)
 	}
 	if *data == "" {
 		return fmt.Errorf("%w: loligo osd needs --data DIR", errUsage)
@@ -78,6 +85,8 @@ func osdCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg.Logger = log // the OSD names itself in its records
+	cfg.RecoveryMaxActive, cfg.RecoveryMaxBytes = *maxActive, *maxBytes
+	cfg.ScrubInterval, cfg.DeepScrubInterval = *scrubIv, *deepIv
 	o, err := osd.New(cfg)
 	if err != nil {
 		return err
