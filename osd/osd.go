@@ -323,6 +323,19 @@ func (o *OSD) PGStates() map[store.PGID]string {
 	return out
 }
 
+// PGSince reports, for every PG this OSD knows, since when (Unix ns) it
+// is in its current state, for tests that check a PG settled.
+func (o *OSD) PGSince() map[store.PGID]int64 {
+	pgs := o.pgList()
+	out := make(map[store.PGID]int64, len(pgs))
+	for _, p := range pgs {
+		p.mu.Lock()
+		out[p.id] = p.since.UnixNano()
+		p.mu.Unlock()
+	}
+	return out
+}
+
 // AllActive reports whether, in map m, every PG of every replicated pool
 // is active and serving on its acting primary, which must be one of osds
 // (the OSDs of an in-process cluster: loligo up, tests).

@@ -64,7 +64,10 @@ func (p *pg) stat() *pb.PGStatEntry {
 			degraded += uint64(p.size-n) * p.objects()
 		}
 		e.DegradedObjects, e.MisplacedObjects = degraded, misplaced
-		clean := degraded == 0 && misplaced == 0 && !remapped && len(p.acting) == p.size && p.serve
+		// Clean as Ceph means it: size copies, none missing or
+		// misplaced; a pg_temp that keeps a complete OSD acting (an out
+		// OSD no CRUSH choice replaces) is clean+remapped.
+		clean := degraded == 0 && misplaced == 0 && len(p.acting) == p.size && p.serve
 		if clean {
 			parts = append(parts, "clean")
 		}

@@ -106,9 +106,12 @@ func (o *OSD) recoverOnce(ctx context.Context, p *pg, gen uint64) error {
 	if !stillGen {
 		return nil
 	}
-	if !slices.Equal(v.acting, v.up) || len(backfills) > 0 {
-		// Backfill done: peering again clears the pg_temp (or, with a
-		// member outside acting now complete, adds it).
+	if len(backfills)+len(logMembers) > 0 && !slices.Equal(v.acting, v.up) {
+		// Members became complete: peering again can now clear the
+		// pg_temp (or hand the lead back to the up primary). Without
+		// such progress the acting set is already the best peering
+		// can choose (an up set too small, say), so peering again
+		// would only loop.
 		p.repeer(gen)
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/experimental"
@@ -120,6 +121,10 @@ func NewServer(conf *tls.Config, opts ...grpc.ServerOption) *grpc.Server {
 	return grpc.NewServer(append(base, opts...)...)
 }
 
+// ReconnectBackoff is how a connection retries a server it lost: from
+// 100 ms, growing to at most 1 s.
+var ReconnectBackoff = backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second}
+
 // Dial returns a client connection to target (HOST:PORT) authenticated
 // with conf (from pki.ClientConfig). It does not block: errors surface on
 // the first call, which must carry a deadline.
@@ -133,6 +138,11 @@ func Dial(target string, conf *tls.Config, opts ...grpc.DialOption) (*grpc.Clien
 		grpc.WithReadBufferSize(ReadBuffer),
 		grpc.WithWriteBufferSize(WriteBuffer),
 		experimental.WithBufferPool(sharedPool),
+		// gRPC's default reconnect backoff grows to 120 s: a daemon that
+		// restarts within seconds would stay "connection refused" to
+		// its peers for that long. Peers and clients retry on their
+		// own schedule, so the connection may retry every second.
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: ReconnectBackoff, MinConnectTimeout: 5 * time.Second}),
 	}
 	cc, err := grpc.NewClient("passthrough:///"+target, append(base, opts...)...)
 	if err != nil {
