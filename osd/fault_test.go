@@ -2,7 +2,6 @@ package osd_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -68,47 +67,6 @@ func (p *partitions) set(id int32, addr string, on bool) {
 	p.ids[id], p.isolated[addr] = on, on
 }
 
-// ledger is what the writers know: per object, the last acknowledged
-// content and the contents written after it without an answer.
-type ledger struct {
-	mu    sync.Mutex
-	acked map[string][32]byte
-	maybe map[string][][32]byte
-	n     int
-}
-
-func (l *ledger) ok(oid string, h [32]byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.acked[oid], l.maybe[oid] = h, nil
-	l.n++
-}
-
-func (l *ledger) unknown(oid string, h [32]byte) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.maybe[oid] = append(l.maybe[oid], h)
-}
-
-// allowed says whether content hash h may be read for oid now.
-func (l *ledger) allowed(oid string, h [32]byte, exists bool) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	a, ok := l.acked[oid]
-	if !ok && !exists {
-		return true
-	}
-	if ok && a == h {
-		return true
-	}
-	for _, m := range l.maybe[oid] {
-		if m == h {
-			return true
-		}
-	}
-	return false
-}
-
 func runFaults(t *testing.T, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 0x10119))
 	parts := &partitions{isolated: map[string]bool{}, ids: map[int32]bool{}}
@@ -123,7 +81,7 @@ func runFaults(t *testing.T, seed uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	led := &ledger{acked: map[string][32]byte{}, maybe: map[string][][32]byte{}}
+	led := &testcluster.Ledger{}
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var staleReads []string
@@ -142,7 +100,7 @@ func runFaults(t *testing.T, seed uint64) {
 					if err != nil && !errors.Is(err, rados.ErrNotFound) {
 						continue
 					}
-					if !led.allowed(oid, sha256.Sum256(data), exists) {
+					if !led.Allowed(oid, data, exists) {
 						staleMu.Lock()
 						staleReads = append(staleReads, fmt.Sprintf("%s (%d bytes)", oid, len(data)))
 						staleMu.Unlock()
@@ -153,13 +111,12 @@ func runFaults(t *testing.T, seed uint64) {
 				for j := range data {
 					data[j] = byte(wr.Uint32())
 				}
-				h := sha256.Sum256(data)
-				led.unknown(oid, h)
+				led.Sending(oid, data)
 				wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 				err := io.WriteFull(wctx, oid, data)
 				cancel()
 				if err == nil {
-					led.ok(oid, h)
+					led.Acked(oid, data)
 				}
 			}
 		})
@@ -215,14 +172,14 @@ func runFaults(t *testing.T, seed uint64) {
 	if len(staleReads) > 0 {
 		t.Errorf("reads returned data older than an acknowledged write: %v", staleReads)
 	}
-	t.Logf("%d writes acknowledged, %d bytes flipped", led.n, flips)
-	if led.n < 10 {
-		t.Errorf("only %d writes were acknowledged", led.n)
+	t.Logf("%d writes acknowledged, %d bytes flipped", led.Acknowledged(), flips)
+	if n := led.Acknowledged(); n < 10 {
+		t.Errorf("only %d writes were acknowledged", n)
 	}
 	m := c.WaitClean(3 * time.Minute)
 
 	// Every object reads back as its last acknowledged write.
-	for oid := range led.acked {
+	for _, oid := range led.Objects() {
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		data, err := io.Read(cctx, oid, 0, 1<<20)
 		cancel()
@@ -230,7 +187,7 @@ func runFaults(t *testing.T, seed uint64) {
 			t.Errorf("%s: %v", oid, err)
 			continue
 		}
-		if !led.allowed(oid, sha256.Sum256(data), true) {
+		if !led.Allowed(oid, data, true) {
 			t.Errorf("%s: reads back %d bytes that are not its last acknowledged write", oid, len(data))
 		}
 	}

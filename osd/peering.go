@@ -113,15 +113,17 @@ func (o *OSD) peerOnce(ctx context.Context, p *pg, v view, m *clustermap.Map) (r
 		if p.gen == v.gen {
 			p.blockedBy = "waiting for pg_temp: " + plan.Why
 		}
+		changed := p.stateCh
 		p.mu.Unlock()
 		o.log.Info("pg asks for pg_temp", "pg", p.id.String(), "temp", plan.Temp, "why", plan.Why)
 		if err := o.requestTemp(ctx, m, p.id, plan.Temp); err != nil {
 			return false, err
 		}
-		// The new map starts a new interval; if it does not come, ask
-		// again.
+		// The new map starts a new interval (and this round ends with
+		// it); if it does not come, ask again.
 		select {
 		case <-ctx.Done():
+		case <-changed:
 		case <-o.cfg.Clock.After(5 * o.cfg.SyncRetry):
 		}
 		return p.view().gen == v.gen, nil
@@ -230,7 +232,7 @@ func (o *OSD) activate(ctx context.Context, p *pg, v view, m *clustermap.Map, in
 			// hands it the authority's log.
 			var keep []*pb.LogEntry
 			for _, e := range peer.Log {
-				if !evLess(pm.Common, e.GetVersion()) {
+				if pgplan.EvCompare(e.GetVersion(), pm.Common) <= 0 {
 					keep = append(keep, e)
 				}
 			}
@@ -354,11 +356,4 @@ func (o *OSD) requestTemp(ctx context.Context, m *clustermap.Map, id store.PGID,
 		return fmt.Errorf("asking the monitor for pg_temp %v: %w", temp, err)
 	}
 	return nil
-}
-
-func evLess(a, b *pb.Eversion) bool {
-	if a.GetEpoch() != b.GetEpoch() {
-		return a.GetEpoch() < b.GetEpoch()
-	}
-	return a.GetVersion() < b.GetVersion()
 }

@@ -14,9 +14,14 @@ import (
 // Only the primary's view is complete; other roles say "replica" or
 // "stray".
 func (p *pg) stat() *pb.PGStatEntry {
+	// The store's counts, read before taking p.mu (no I/O under it); a
+	// failed read leaves them zero.
+	info, _ := p.o.store.Info(p.id)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e := &pb.PGStatEntry{
+		Objects: info.GetObjects(), Bytes: info.GetBytes(),
+		LastUpdateEpoch: info.GetLastUpdate().GetEpoch(), LastUpdateVersion: info.GetLastUpdate().GetVersion(),
 		Pool: p.id.Pool, Seed: p.id.PS, Up: slices.Clone(p.up), Acting: slices.Clone(p.acting), Primary: p.primary,
 		IntervalEpoch: p.epoch, StateSinceNs: p.since.UnixNano(), BlockedBy: p.blockedBy,
 		RecoveredBytes: p.recoveredBytes, RecoveredObjects: p.recoveredObjects,
@@ -61,9 +66,10 @@ func (p *pg) stat() *pb.PGStatEntry {
 			}
 		}
 		if n := len(p.acting); n < p.size {
-			degraded += uint64(p.size-n) * p.objects()
+			degraded += uint64(p.size-n) * info.GetObjects()
 		}
 		e.DegradedObjects, e.MisplacedObjects = degraded, misplaced
+		e.RecoveryBytesLeft = (degraded + misplaced) * avgSize(info)
 		// Clean as Ceph means it: size copies, none missing or
 		// misplaced; a pg_temp that keeps a complete OSD acting (an out
 		// OSD no CRUSH choice replaces) is clean+remapped.
@@ -104,16 +110,6 @@ func (p *pg) stat() *pb.PGStatEntry {
 	}
 	e.State = strings.Join(parts, "+")
 	return e
-}
-
-// objects is the primary's object count of the PG (from the store's
-// info, cached per call); p.mu is held.
-func (p *pg) objects() uint64 {
-	info, err := p.o.store.Info(p.id)
-	if err != nil {
-		return 0
-	}
-	return info.GetObjects()
 }
 
 // kickStats asks for a report soon.
@@ -157,13 +153,7 @@ func (o *OSD) sendStats(ctx context.Context) {
 		if v.primary != o.cfg.ID || v.state == stateStray || v.state == stateReplica {
 			continue
 		}
-		e := p.stat()
-		if info, err := o.store.Info(p.id); err == nil {
-			e.Objects, e.Bytes = info.GetObjects(), info.GetBytes()
-			e.LastUpdateEpoch, e.LastUpdateVersion = info.GetLastUpdate().GetEpoch(), info.GetLastUpdate().GetVersion()
-			e.RecoveryBytesLeft = (e.GetDegradedObjects() + e.GetMisplacedObjects()) * avgSize(info)
-		}
-		req.Pgs = append(req.Pgs, e)
+		req.Pgs = append(req.Pgs, p.stat())
 	}
 	cctx, cancel := context.WithTimeout(ctx, o.cfg.MonTimeout)
 	defer cancel()

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 
 	"github.com/loligo/loligo/clustermap"
+	pgplan "github.com/loligo/loligo/osd/pg"
 	"github.com/loligo/loligo/osd/store"
 	pb "github.com/loligo/loligo/proto/loligopb"
 )
@@ -75,7 +77,7 @@ func (o *OSD) recoverOnce(ctx context.Context, p *pg, gen uint64) error {
 
 	// Log recovery: copy every missing object, then hand over the log.
 	if len(logMembers) > 0 {
-		if err := o.recoverObjects(ctx, p, v, m, slices.Sorted(mapKeys(missing))); err != nil {
+		if err := o.recoverObjects(ctx, p, v, m, slices.Sorted(maps.Keys(missing))); err != nil {
 			return err
 		}
 		for _, mem := range logMembers {
@@ -372,7 +374,7 @@ func (o *OSD) backfill(ctx context.Context, p *pg, v view, m *clustermap.Map, me
 			if !within(ov.GetOid()) {
 				continue
 			}
-			if w, ok := want[ov.GetOid()]; ok && !evLess(w, ov.GetVersion()) && !evLess(ov.GetVersion(), w) {
+			if w, ok := want[ov.GetOid()]; ok && pgplan.EvCompare(w, ov.GetVersion()) == 0 {
 				delete(want, ov.GetOid())
 				continue
 			}
@@ -403,7 +405,7 @@ func (o *OSD) backfill(ctx context.Context, p *pg, v view, m *clustermap.Map, me
 		} else {
 			mem.cursor = end
 		}
-		dirty := slices.Sorted(mapKeys(mem.dirty))
+		dirty := slices.Sorted(maps.Keys(mem.dirty))
 		mem.dirty = nil
 		p.mu.Unlock()
 		if err := o.copyTo(ctx, p, v, m, mem, dirty, prio); err != nil {
@@ -613,14 +615,4 @@ func splitTxn(t *pb.Txn, limit int) []*pb.Txn {
 func cloneMeta(m *pb.ObjectMeta) *pb.ObjectMeta {
 	return &pb.ObjectMeta{Size: m.GetSize(), Version: m.GetVersion(), MtimeNs: m.GetMtimeNs(), Gen: m.GetGen(),
 		Inline: m.GetInline(), InlineSum: m.GetInlineSum(), Inlined: m.GetInlined(), Xattrs: m.GetXattrs(), Omap: m.GetOmap()}
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/loligo/loligo/clustermap"
+	pgplan "github.com/loligo/loligo/osd/pg"
 	"github.com/loligo/loligo/osd/store"
 	pb "github.com/loligo/loligo/proto/loligopb"
 )
@@ -210,7 +212,7 @@ func (o *OSD) scrubCompare(ctx context.Context, p *pg, v view, deep bool) ([]*pb
 			}
 		}
 	}
-	all := slices.Sorted(mapKeys(names))
+	all := slices.Sorted(maps.Keys(names))
 	var found []*pb.ScrubInconsistency
 	for len(all) > 0 {
 		n := min(len(all), scrubPage)
@@ -302,7 +304,7 @@ func judge(oid string, acting []int32, primary int32, maps map[int32]map[string]
 		if c.GetMissing() || c.GetError() != "" {
 			continue
 		}
-		if auth < 0 || evLess(copyOf(auth).GetVersion(), c.GetVersion()) {
+		if auth < 0 || pgplan.EvCompare(copyOf(auth).GetVersion(), c.GetVersion()) < 0 {
 			auth = id
 		}
 	}
@@ -335,7 +337,7 @@ func judge(oid string, acting []int32, primary int32, maps map[int32]map[string]
 		case c.GetError() != "":
 			what = append(what, c.GetError())
 		default:
-			if evLess(c.GetVersion(), a.GetVersion()) || evLess(a.GetVersion(), c.GetVersion()) {
+			if pgplan.EvCompare(c.GetVersion(), a.GetVersion()) != 0 {
 				what = append(what, fmt.Sprintf("version %d.%d, authoritative %d.%d", c.GetVersion().GetEpoch(), c.GetVersion().GetVersion(), a.GetVersion().GetEpoch(), a.GetVersion().GetVersion()))
 			}
 			if c.GetSize() != a.GetSize() {
@@ -477,13 +479,7 @@ func (o *OSD) queryJSON(p *pg) map[string]any {
 	st := p.stat()
 	p.mu.Lock()
 	members := []map[string]any{}
-	for _, id := range slices.Sorted(func(yield func(int32) bool) {
-		for id := range p.members {
-			if !yield(id) {
-				return
-			}
-		}
-	}) {
+	for _, id := range slices.Sorted(maps.Keys(p.members)) {
 		mem := p.members[id]
 		role := "complete"
 		switch {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -43,29 +42,6 @@ func TestProcsSIGKILL(t *testing.T) {
 	}
 }
 
-// acks is the writers' record: the last acknowledged content of each
-// object and the contents sent after it without an answer.
-type acks struct {
-	mu    sync.Mutex
-	last  map[string][32]byte
-	maybe map[string][][32]byte
-	n     int
-}
-
-func (a *acks) allowed(oid string, h [32]byte) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.last[oid] == h {
-		return true
-	}
-	for _, m := range a.maybe[oid] {
-		if m == h {
-			return true
-		}
-	}
-	return false
-}
-
 func procsFaults(t *testing.T, seed uint64) {
 	r := rand.New(rand.NewPCG(seed, 0x5161))
 	dir := filepath.Join(t.TempDir(), "cluster")
@@ -83,7 +59,7 @@ func procsFaults(t *testing.T, seed uint64) {
 		t.Fatal(err)
 	}
 
-	led := &acks{last: map[string][32]byte{}, maybe: map[string][][32]byte{}}
+	led := &testcluster.Ledger{}
 	wctx, stopWriters := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for w := range 2 {
@@ -95,18 +71,12 @@ func procsFaults(t *testing.T, seed uint64) {
 				for j := range data {
 					data[j] = byte(wr.Uint32())
 				}
-				h := sha256.Sum256(data)
-				led.mu.Lock()
-				led.maybe[oid] = append(led.maybe[oid], h)
-				led.mu.Unlock()
+				led.Sending(oid, data)
 				octx, cancel := context.WithTimeout(wctx, 60*time.Second)
 				err := io.WriteFull(octx, oid, data)
 				cancel()
 				if err == nil {
-					led.mu.Lock()
-					led.last[oid], led.maybe[oid] = h, nil
-					led.n++
-					led.mu.Unlock()
+					led.Acked(oid, data)
 				}
 			}
 		})
@@ -132,9 +102,9 @@ func procsFaults(t *testing.T, seed uint64) {
 	}
 	stopWriters()
 	wg.Wait()
-	t.Logf("%d writes acknowledged", led.n)
-	if led.n < 5 {
-		t.Errorf("only %d writes were acknowledged", led.n)
+	t.Logf("%d writes acknowledged", led.Acknowledged())
+	if n := led.Acknowledged(); n < 5 {
+		t.Errorf("only %d writes were acknowledged", n)
 	}
 
 	mc, closeMon := adminMonClient(t, conf)
@@ -145,13 +115,13 @@ func procsFaults(t *testing.T, seed uint64) {
 		st, err := mc.Status(sctx, &pb.StatusRequest{})
 		return err == nil && st.GetPgs().GetPgs() > 0 && st.GetPgs().GetStates()["active+clean"] == st.GetPgs().GetPgs()
 	})
-	for oid := range led.last {
+	for _, oid := range led.Objects() {
 		data, err := io.Read(ctx, oid, 0, 1<<20)
 		if err != nil && !errors.Is(err, rados.ErrNotFound) {
 			t.Errorf("%s: %v", oid, err)
 			continue
 		}
-		if !led.allowed(oid, sha256.Sum256(data)) {
+		if !led.Allowed(oid, data, err == nil) {
 			t.Errorf("%s reads back %d bytes that are not its last acknowledged write", oid, len(data))
 		}
 	}

@@ -131,9 +131,11 @@ type Plan struct {
 }
 
 // evLess orders eversions; nil is the zero version.
-func evLess(a, b *pb.Eversion) bool { return evCmp(a, b) < 0 }
+func evLess(a, b *pb.Eversion) bool { return EvCompare(a, b) < 0 }
 
-func evCmp(a, b *pb.Eversion) int {
+// EvCompare orders eversions (epoch, then version) as cmp.Compare does;
+// nil is the zero version.
+func EvCompare(a, b *pb.Eversion) int {
 	if c := cmp.Compare(a.GetEpoch(), b.GetEpoch()); c != 0 {
 		return c
 	}
@@ -328,10 +330,10 @@ func backfillIDs(up []int32, members map[int32]Member) []int32 {
 // last_update, then the longer log (older tail), then lower OSD id.
 func better(in Input, x, y int32) bool {
 	px, py := in.Peers[x], in.Peers[y]
-	if c := evCmp(px.Info.GetLastUpdate(), py.Info.GetLastUpdate()); c != 0 {
+	if c := EvCompare(px.Info.GetLastUpdate(), py.Info.GetLastUpdate()); c != 0 {
 		return c > 0
 	}
-	if c := evCmp(px.Info.GetLogTail(), py.Info.GetLogTail()); c != 0 {
+	if c := EvCompare(px.Info.GetLogTail(), py.Info.GetLogTail()); c != 0 {
 		return c < 0
 	}
 	if x == in.Self || y == in.Self {
@@ -402,14 +404,14 @@ func compare(id int32, p Peer, a Peer) Member {
 		switch {
 		case lu.GetVersion() == 0 && lu.GetEpoch() == 0:
 			common = nil
-		case evLess(authLU, lu) || !authHas[key(lu)] && evCmp(lu, authLU) != 0:
+		case evLess(authLU, lu) || !authHas[key(lu)] && EvCompare(lu, authLU) != 0:
 			m.Role = Backfill
 			return m
 		default:
 			common = lu
 		}
 	}
-	if !covers(common) && evCmp(common, authLU) != 0 {
+	if !covers(common) && EvCompare(common, authLU) != 0 {
 		m.Role = Backfill
 		return m
 	}
@@ -424,7 +426,7 @@ func compare(id int32, p Peer, a Peer) Member {
 		}
 	}
 	m.Missing = slices.Sorted(maps.Keys(missing))
-	if len(m.Missing) == 0 && m.Divergent == 0 && evCmp(common, authLU) == 0 {
+	if len(m.Missing) == 0 && m.Divergent == 0 && EvCompare(common, authLU) == 0 {
 		m.Role = Complete
 	} else {
 		m.Role = LogRecovery
