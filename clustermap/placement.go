@@ -2,6 +2,8 @@ package clustermap
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/loligo/loligo/crush"
 )
@@ -275,4 +277,23 @@ func (m *Map) tempOSDs(p *Pool, pg PGID) ([]int32, int32) {
 		}
 	}
 	return temp, NoPrimary
+}
+
+// FormatOSDs prints an up or acting set as Ceph does: [3,1,NONE], with
+// NONE for the holes of an erasure-coded set.
+func FormatOSDs(osds []int32) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, o := range osds {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if o == NoOSD {
+			b.WriteString("NONE")
+		} else {
+			b.WriteString(strconv.Itoa(int(o)))
+		}
+	}
+	b.WriteByte(']')
+	return b.String()
 }

@@ -502,3 +502,14 @@ func TestRuleMustFitPool(t *testing.T) {
 		t.Fatalf("missing rule: up %v", pl.Up)
 	}
 }
+
+func TestFormatOSDs(t *testing.T) {
+	for _, tc := range []struct {
+		in   []int32
+		want string
+	}{{nil, "[]"}, {[]int32{3}, "[3]"}, {[]int32{3, 1, NoOSD, 0}, "[3,1,NONE,0]"}} {
+		if got := FormatOSDs(tc.in); got != tc.want {
+			t.Errorf("FormatOSDs(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -47,7 +47,7 @@ func pgChecks(m *clustermap.Map, dump []*pb.PGStatEntry, mapUndersized map[clust
 	}
 	for _, e := range dump {
 		pg, state := pgIDOf(e), e.GetState()
-		where := fmt.Sprintf("pg %s is %s, acting %s", pg, state, fmtOSDs(e.GetActing()))
+		where := fmt.Sprintf("pg %s is %s, acting %s", pg, state, clustermap.FormatOSDs(e.GetActing()))
 		if !stateHas(state, "active") {
 			line := where
 			if b := e.GetBlockedBy(); b != "" {
@@ -85,7 +85,7 @@ func pgChecks(m *clustermap.Map, dump []*pb.PGStatEntry, mapUndersized map[clust
 		degradedObjs += e.GetDegradedObjects()
 		if n := e.GetUnfoundObjects(); n > 0 {
 			unfoundObjs += n
-			unfound = append(unfound, fmt.Sprintf("pg %s has %d unfound objects, acting %s", pg, n, fmtOSDs(e.GetActing())))
+			unfound = append(unfound, fmt.Sprintf("pg %s has %d unfound objects, acting %s", pg, n, clustermap.FormatOSDs(e.GetActing())))
 		}
 		if n := e.GetScrubErrors(); n > 0 {
 			scrubErrs += n

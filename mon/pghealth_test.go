@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loligo/loligo/clustermap"
 	pb "github.com/loligo/loligo/proto/loligopb"
 )
 
@@ -32,7 +33,7 @@ func TestPGHealth(t *testing.T) {
 		}
 		return &pb.PGDumpReply{Epoch: m.Epoch, NowNs: time.Unix(100, 0).UnixNano(), Pgs: es}
 	}
-	acting := fmtOSDs(mustPlace(t, m, 1, 2).Acting)
+	acting := clustermap.FormatOSDs(mustPlace(t, m, 1, 2).Acting)
 
 	type check struct{ code, sev, summary, detail string }
 	for _, tc := range []struct {
@@ -48,14 +49,14 @@ func TestPGHealth(t *testing.T) {
 				e.State, e.Objects, e.Reporter = stateUnknown, 0, -1
 			}
 		}), HealthWarn, []check{{"PG_INACTIVE", HealthWarn, "Reduced data availability: 4 pgs inactive, 4 pgs unknown",
-			"pg 1.0 is unknown, acting " + fmtOSDs(mustPlace(t, m, 1, 0).Acting)}}},
+			"pg 1.0 is unknown, acting " + clustermap.FormatOSDs(mustPlace(t, m, 1, 0).Acting)}}},
 		{"incomplete", dump(func(es []*pb.PGStatEntry) {
 			es[2].State, es[2].BlockedBy = "incomplete", "osd.7 holds the newest writes and is down"
 		}), HealthWarn, []check{{"PG_INACTIVE", HealthWarn, "Reduced data availability: 1 pg inactive, 1 pg incomplete",
 			"pg 1.2 is incomplete, acting " + acting + ": osd.7 holds the newest writes and is down"}}},
 		{"peering and down", dump(func(es []*pb.PGStatEntry) {
 			es[1].State, es[2].State, es[3].State = "peering", "down", "activating"
-		}), HealthWarn, []check{{"PG_INACTIVE", HealthWarn, "Reduced data availability: 3 pgs inactive, 1 pg down, 1 pg peering", "pg 1.1 is peering, acting " + fmtOSDs(mustPlace(t, m, 1, 1).Acting)}}},
+		}), HealthWarn, []check{{"PG_INACTIVE", HealthWarn, "Reduced data availability: 3 pgs inactive, 1 pg down, 1 pg peering", "pg 1.1 is peering, acting " + clustermap.FormatOSDs(mustPlace(t, m, 1, 1).Acting)}}},
 		{"degraded", dump(func(es []*pb.PGStatEntry) {
 			es[2].State, es[2].DegradedObjects = "active+undersized+degraded", 100
 			es[3].State, es[3].DegradedObjects = "active+recovering+degraded", 20

@@ -355,24 +355,6 @@ func stateHas(state, w string) bool {
 	return false
 }
 
-// fmtOSDs prints an OSD set as Ceph does, [3,1], with NONE for holes.
-func fmtOSDs(osds []int32) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, o := range osds {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		if o == clustermap.NoOSD {
-			b.WriteString("NONE")
-		} else {
-			b.WriteString(strconv.Itoa(int(o)))
-		}
-	}
-	b.WriteByte(']')
-	return b.String()
-}
-
 // pgIDOf is the PG an entry is about.
 func pgIDOf(e *pb.PGStatEntry) clustermap.PGID {
 	return clustermap.PGID{Pool: e.GetPool(), Seed: e.GetSeed()}

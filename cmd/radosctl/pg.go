@@ -344,7 +344,7 @@ func writePGTable(w io.Writer, pgs []*pb.PGStatEntry) error {
 		}
 		t.add(pgID(p).String(), strconv.FormatUint(p.GetObjects(), 10), humanBytes(p.GetBytes()),
 			strconv.FormatUint(p.GetDegradedObjects(), 10), strconv.FormatUint(p.GetMisplacedObjects(), 10),
-			p.GetState(), pgOSDs(p.GetUp()), pgOSDs(p.GetActing()), primary,
+			p.GetState(), clustermap.FormatOSDs(p.GetUp()), clustermap.FormatOSDs(p.GetActing()), primary,
 			scrubStamp(p.GetLastScrubNs()), scrubStamp(p.GetLastDeepScrubNs()))
 	}
 	return t.write(w)
@@ -559,7 +559,7 @@ func writeInconsistent(w io.Writer, list []*pb.ScrubInconsistency) error {
 		}
 		for k, msg := range errs {
 			if k == 0 {
-				t.add(i.GetOid(), pgOSDs(i.GetBadOsds()), authOSD(i.GetAuthOsd()), msg)
+				t.add(i.GetOid(), clustermap.FormatOSDs(i.GetBadOsds()), authOSD(i.GetAuthOsd()), msg)
 			} else {
 				t.add("", "", "", msg)
 			}
@@ -759,7 +759,7 @@ func writeScrubResult(w io.Writer, pg clustermap.PGID, osd int32, verb string, r
 			fmt.Fprintf(w, "%s; repaired %s the last scrub had found inconsistent:\n", head, objects(len(repaired)))
 			t := newTable("OID", "REPAIRED_OSDS", "FROM")
 			for _, i := range repaired {
-				t.add(i.GetOid(), pgOSDs(i.GetBadOsds()), authOSD(i.GetAuthOsd()))
+				t.add(i.GetOid(), clustermap.FormatOSDs(i.GetBadOsds()), authOSD(i.GetAuthOsd()))
 			}
 			if err := t.write(w); err != nil {
 				return err
@@ -798,22 +798,4 @@ func objects(n int) string {
 		return "1 object"
 	}
 	return fmt.Sprintf("%d objects", n)
-}
-
-// pgOSDs prints an up or acting set as Ceph does: [3,1,NONE].
-func pgOSDs(osds []int32) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, o := range osds {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		if o == clustermap.NoOSD {
-			b.WriteString("NONE")
-		} else {
-			fmt.Fprint(&b, o)
-		}
-	}
-	b.WriteByte(']')
-	return b.String()
 }
