@@ -2,6 +2,8 @@ package osd_test
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/loligo/loligo/internal/testcluster"
 	"github.com/loligo/loligo/internal/transport"
+	"github.com/loligo/loligo/osd/store"
 	pb "github.com/loligo/loligo/proto/loligopb"
 )
 
@@ -82,6 +85,53 @@ func TestBadRequests(t *testing.T) {
 	}
 	if rep.GetResult() != pb.Result_RETRY {
 		t.Errorf("RepOp from osd.7 to a primary: %v %q, want RETRY (another interval)", rep.GetResult(), rep.GetMessage())
+	}
+	// Purge drops only a copy the callee no longer serves: a client, an
+	// OSD that is not the primary, and even the primary asking a member
+	// that still serves the PG are refused.
+	replicaAddr := m.OSDs[pl.Acting[1]].Addr
+	primaryCreds := pb.NewOSDClient(dialAs(t, c, fmt.Sprintf("osd.%d", pl.ActingPrimary), replicaAddr))
+	for name, pc := range map[string]pb.OSDClient{
+		"client.admin": r.conn(replicaAddr),
+		"osd.7":        pb.NewOSDClient(dialAs(t, c, "osd.7", replicaAddr)),
+		"the primary":  primaryCreds,
+	} {
+		prep, err := pc.Purge(ctx, &pb.PurgeRequest{Pool: pl.PG.Pool, Ps: pl.PG.Seed, Epoch: m.Epoch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prep.GetResult() == pb.Result_OK {
+			t.Errorf("Purge from %s of a PG osd.%d serves was done", name, pl.Acting[1])
+		}
+	}
+	if objs, _, err := c.OSDByID(pl.Acting[1]).O.Store().Scan(store.PGID{Pool: pl.PG.Pool, PS: pl.PG.Seed}, "", 10); err != nil || len(objs) == 0 {
+		t.Errorf("the replica's copy after refused purges: %v objects, %v", len(objs), err)
+	}
+	// Admin calls: only admins, only known commands, only valid settings.
+	if crep, err := pb.NewOSDClient(dialAs(t, c, "osd.7", m.OSDs[pl.ActingPrimary].Addr)).PGCommand(ctx,
+		&pb.PGCommandRequest{Pool: pl.PG.Pool, Ps: pl.PG.Seed, Epoch: m.Epoch, Cmd: pb.PGCmd_PG_CMD_REPAIR}); err != nil || crep.GetResult() != pb.Result_INVALID {
+		t.Errorf("PGCommand from osd.7: %v %v, want INVALID", err, crep.GetResult())
+	}
+	if crep, err := cl.PGCommand(ctx, &pb.PGCommandRequest{Pool: pl.PG.Pool, Ps: pl.PG.Seed, Epoch: m.Epoch, Cmd: pb.PGCmd(99)}); err != nil || crep.GetResult() != pb.Result_INVALID {
+		t.Errorf("PGCommand 99: %v %v, want INVALID", err, crep.GetResult())
+	}
+	before, err := cl.Config(ctx, &pb.ConfigRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range []map[string]string{
+		{"osd_recovery_max_active": "0"},
+		{"osd_recovery_max_active": "4", "osd_scrub_interval": "soon"},
+		{"osd_no_such_setting": "1"},
+	} {
+		crep, err := cl.Config(ctx, &pb.ConfigRequest{Set: set})
+		if err != nil || crep.GetResult() != pb.Result_INVALID {
+			t.Errorf("Config %v: %v %v, want INVALID", set, err, crep.GetResult())
+		}
+	}
+	after, err := cl.Config(ctx, &pb.ConfigRequest{})
+	if err != nil || !maps.Equal(before.GetValues(), after.GetValues()) {
+		t.Errorf("refused settings changed the OSD: %v -> %v (%v)", before.GetValues(), after.GetValues(), err)
 	}
 	if got := string(r.op("keep", 0, readStep()).GetSteps()[0].GetData()); got != "v1" {
 		t.Errorf("after refused peer calls the object holds %q, want v1", got)
