@@ -2465,7 +2465,13 @@ type PGInfo struct {
 	// its log is not the authority's yet and it may lack objects, so
 	// peering never takes it as the authoritative copy. Set by a Push
 	// with incomplete, cleared by any later Push that sets the log.
-	Incomplete    bool `protobuf:"varint,7,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
+	Incomplete bool `protobuf:"varint,7,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
+	// Erasure-coded pools: the shard (position in the acting set) this
+	// copy holds; unset for replicated pools.
+	Shard *int32 `protobuf:"varint,8,opt,name=shard,proto3,oneof" json:"shard,omitempty"`
+	// Logged writes newer than this can be undone (store.ApplyKeep kept
+	// what they overwrote); writes at or before it cannot.
+	RollbackTail  *Eversion `protobuf:"bytes,9,opt,name=rollback_tail,json=rollbackTail,proto3" json:"rollback_tail,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2549,6 +2555,277 @@ func (x *PGInfo) GetIncomplete() bool {
 	return false
 }
 
+func (x *PGInfo) GetShard() int32 {
+	if x != nil && x.Shard != nil {
+		return *x.Shard
+	}
+	return 0
+}
+
+func (x *PGInfo) GetRollbackTail() *Eversion {
+	if x != nil {
+		return x.RollbackTail
+	}
+	return nil
+}
+
+// RollbackRecord is what one write kept so it can be undone
+// (store.ApplyKeep, RollbackTo): the object's state before it.
+type RollbackRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Oid   string                 `protobuf:"bytes,1,opt,name=oid,proto3" json:"oid,omitempty"`
+	// The object's metadata before the write; absent when it did not
+	// exist.
+	OldMeta *ObjectMeta `protobuf:"bytes,2,opt,name=old_meta,json=oldMeta,proto3" json:"old_meta,omitempty"`
+	// Chunks of the old generation that the write overwrote or deleted,
+	// as they were stored.
+	OldChunks []*Chunk `protobuf:"bytes,3,rep,name=old_chunks,json=oldChunks,proto3" json:"old_chunks,omitempty"`
+	// Chunk indexes of the old generation that the write created.
+	CreatedChunks []uint32 `protobuf:"varint,4,rep,packed,name=created_chunks,json=createdChunks,proto3" json:"created_chunks,omitempty"`
+	// The generation after the write when it differs from the old one
+	// (its chunks are deleted by a rollback; the old generation's chunks
+	// are kept until the record is trimmed).
+	NewGen        uint64 `protobuf:"varint,5,opt,name=new_gen,json=newGen,proto3" json:"new_gen,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackRecord) Reset() {
+	*x = RollbackRecord{}
+	mi := &file_osd_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackRecord) ProtoMessage() {}
+
+func (x *RollbackRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackRecord.ProtoReflect.Descriptor instead.
+func (*RollbackRecord) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RollbackRecord) GetOid() string {
+	if x != nil {
+		return x.Oid
+	}
+	return ""
+}
+
+func (x *RollbackRecord) GetOldMeta() *ObjectMeta {
+	if x != nil {
+		return x.OldMeta
+	}
+	return nil
+}
+
+func (x *RollbackRecord) GetOldChunks() []*Chunk {
+	if x != nil {
+		return x.OldChunks
+	}
+	return nil
+}
+
+func (x *RollbackRecord) GetCreatedChunks() []uint32 {
+	if x != nil {
+		return x.CreatedChunks
+	}
+	return nil
+}
+
+func (x *RollbackRecord) GetNewGen() uint64 {
+	if x != nil {
+		return x.NewGen
+	}
+	return 0
+}
+
+type ShardReadRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Pool     int64                  `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Ps       uint32                 `protobuf:"varint,2,opt,name=ps,proto3" json:"ps,omitempty"`
+	Interval uint64                 `protobuf:"fixed64,3,opt,name=interval,proto3" json:"interval,omitempty"`
+	Epoch    uint64                 `protobuf:"varint,4,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Oid      string                 `protobuf:"bytes,5,opt,name=oid,proto3" json:"oid,omitempty"`
+	// The byte range of the shard (length 0: to its end).
+	Offset        uint64 `protobuf:"varint,6,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length        uint64 `protobuf:"varint,7,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardReadRequest) Reset() {
+	*x = ShardReadRequest{}
+	mi := &file_osd_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardReadRequest) ProtoMessage() {}
+
+func (x *ShardReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardReadRequest.ProtoReflect.Descriptor instead.
+func (*ShardReadRequest) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ShardReadRequest) GetPool() int64 {
+	if x != nil {
+		return x.Pool
+	}
+	return 0
+}
+
+func (x *ShardReadRequest) GetPs() uint32 {
+	if x != nil {
+		return x.Ps
+	}
+	return 0
+}
+
+func (x *ShardReadRequest) GetInterval() uint64 {
+	if x != nil {
+		return x.Interval
+	}
+	return 0
+}
+
+func (x *ShardReadRequest) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *ShardReadRequest) GetOid() string {
+	if x != nil {
+		return x.Oid
+	}
+	return ""
+}
+
+func (x *ShardReadRequest) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ShardReadRequest) GetLength() uint64 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+type ShardReadReply struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Result     Result                 `protobuf:"varint,1,opt,name=result,proto3,enum=loligo.v1.Result" json:"result,omitempty"`
+	Message    string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	RetryEpoch uint64                 `protobuf:"varint,3,opt,name=retry_epoch,json=retryEpoch,proto3" json:"retry_epoch,omitempty"`
+	// The shard's metadata (size is the shard's size; xattrs hold the
+	// object's and the erasure-code attribute); absent with NOT_FOUND.
+	Meta          *ObjectMeta `protobuf:"bytes,4,opt,name=meta,proto3" json:"meta,omitempty"`
+	Data          []byte      `protobuf:"bytes,5,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShardReadReply) Reset() {
+	*x = ShardReadReply{}
+	mi := &file_osd_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShardReadReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShardReadReply) ProtoMessage() {}
+
+func (x *ShardReadReply) ProtoReflect() protoreflect.Message {
+	mi := &file_osd_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShardReadReply.ProtoReflect.Descriptor instead.
+func (*ShardReadReply) Descriptor() ([]byte, []int) {
+	return file_osd_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ShardReadReply) GetResult() Result {
+	if x != nil {
+		return x.Result
+	}
+	return Result_OK
+}
+
+func (x *ShardReadReply) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ShardReadReply) GetRetryEpoch() uint64 {
+	if x != nil {
+		return x.RetryEpoch
+	}
+	return 0
+}
+
+func (x *ShardReadReply) GetMeta() *ObjectMeta {
+	if x != nil {
+		return x.Meta
+	}
+	return nil
+}
+
+func (x *ShardReadReply) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 type RepOpRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Pool  int64                  `protobuf:"varint,1,opt,name=pool,proto3" json:"pool,omitempty"`
@@ -2561,14 +2838,23 @@ type RepOpRequest struct {
 	// The callee is a backfill target: apply the object change but leave
 	// the PG log and last_update alone (its log becomes valid only when
 	// backfill completes).
-	Backfill      bool `protobuf:"varint,7,opt,name=backfill,proto3" json:"backfill,omitempty"`
+	Backfill bool `protobuf:"varint,7,opt,name=backfill,proto3" json:"backfill,omitempty"`
+	// Erasure-coded pools: the callee's part of the write, as steps on its
+	// shard of the object, prepared and applied by the callee (keeping
+	// what they overwrite until roll_forward_to passes the entry), in
+	// place of txn. mtime_ns is the write's time.
+	ShardSteps []*OpStep `protobuf:"bytes,8,rep,name=shard_steps,json=shardSteps,proto3" json:"shard_steps,omitempty"`
+	MtimeNs    int64     `protobuf:"varint,9,opt,name=mtime_ns,json=mtimeNs,proto3" json:"mtime_ns,omitempty"`
+	// Every write at or before this is applied on every shard: the callee
+	// may drop what it kept to undo them.
+	RollForwardTo *Eversion `protobuf:"bytes,10,opt,name=roll_forward_to,json=rollForwardTo,proto3" json:"roll_forward_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RepOpRequest) Reset() {
 	*x = RepOpRequest{}
-	mi := &file_osd_proto_msgTypes[28]
+	mi := &file_osd_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2580,7 +2866,7 @@ func (x *RepOpRequest) String() string {
 func (*RepOpRequest) ProtoMessage() {}
 
 func (x *RepOpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[28]
+	mi := &file_osd_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2593,7 +2879,7 @@ func (x *RepOpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepOpRequest.ProtoReflect.Descriptor instead.
 func (*RepOpRequest) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{28}
+	return file_osd_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RepOpRequest) GetPool() int64 {
@@ -2645,6 +2931,27 @@ func (x *RepOpRequest) GetBackfill() bool {
 	return false
 }
 
+func (x *RepOpRequest) GetShardSteps() []*OpStep {
+	if x != nil {
+		return x.ShardSteps
+	}
+	return nil
+}
+
+func (x *RepOpRequest) GetMtimeNs() int64 {
+	if x != nil {
+		return x.MtimeNs
+	}
+	return 0
+}
+
+func (x *RepOpRequest) GetRollForwardTo() *Eversion {
+	if x != nil {
+		return x.RollForwardTo
+	}
+	return nil
+}
+
 type RepOpReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Result        Result                 `protobuf:"varint,1,opt,name=result,proto3,enum=loligo.v1.Result" json:"result,omitempty"`
@@ -2656,7 +2963,7 @@ type RepOpReply struct {
 
 func (x *RepOpReply) Reset() {
 	*x = RepOpReply{}
-	mi := &file_osd_proto_msgTypes[29]
+	mi := &file_osd_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2975,7 @@ func (x *RepOpReply) String() string {
 func (*RepOpReply) ProtoMessage() {}
 
 func (x *RepOpReply) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[29]
+	mi := &file_osd_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2988,7 @@ func (x *RepOpReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RepOpReply.ProtoReflect.Descriptor instead.
 func (*RepOpReply) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{29}
+	return file_osd_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RepOpReply) GetResult() Result {
@@ -2719,7 +3026,7 @@ type ScanRequest struct {
 
 func (x *ScanRequest) Reset() {
 	*x = ScanRequest{}
-	mi := &file_osd_proto_msgTypes[30]
+	mi := &file_osd_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2731,7 +3038,7 @@ func (x *ScanRequest) String() string {
 func (*ScanRequest) ProtoMessage() {}
 
 func (x *ScanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[30]
+	mi := &file_osd_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2744,7 +3051,7 @@ func (x *ScanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRequest.ProtoReflect.Descriptor instead.
 func (*ScanRequest) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{30}
+	return file_osd_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ScanRequest) GetPool() int64 {
@@ -2799,7 +3106,7 @@ type ObjectVersion struct {
 
 func (x *ObjectVersion) Reset() {
 	*x = ObjectVersion{}
-	mi := &file_osd_proto_msgTypes[31]
+	mi := &file_osd_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2811,7 +3118,7 @@ func (x *ObjectVersion) String() string {
 func (*ObjectVersion) ProtoMessage() {}
 
 func (x *ObjectVersion) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[31]
+	mi := &file_osd_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2824,7 +3131,7 @@ func (x *ObjectVersion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ObjectVersion.ProtoReflect.Descriptor instead.
 func (*ObjectVersion) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{31}
+	return file_osd_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ObjectVersion) GetOid() string {
@@ -2857,7 +3164,7 @@ type ScanReply struct {
 
 func (x *ScanReply) Reset() {
 	*x = ScanReply{}
-	mi := &file_osd_proto_msgTypes[32]
+	mi := &file_osd_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2869,7 +3176,7 @@ func (x *ScanReply) String() string {
 func (*ScanReply) ProtoMessage() {}
 
 func (x *ScanReply) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[32]
+	mi := &file_osd_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2882,7 +3189,7 @@ func (x *ScanReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanReply.ProtoReflect.Descriptor instead.
 func (*ScanReply) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{32}
+	return file_osd_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ScanReply) GetResult() Result {
@@ -2947,7 +3254,7 @@ type PullRequest struct {
 
 func (x *PullRequest) Reset() {
 	*x = PullRequest{}
-	mi := &file_osd_proto_msgTypes[33]
+	mi := &file_osd_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2959,7 +3266,7 @@ func (x *PullRequest) String() string {
 func (*PullRequest) ProtoMessage() {}
 
 func (x *PullRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[33]
+	mi := &file_osd_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2972,7 +3279,7 @@ func (x *PullRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullRequest.ProtoReflect.Descriptor instead.
 func (*PullRequest) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{33}
+	return file_osd_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *PullRequest) GetPool() int64 {
@@ -3023,7 +3330,7 @@ type PullReply struct {
 
 func (x *PullReply) Reset() {
 	*x = PullReply{}
-	mi := &file_osd_proto_msgTypes[34]
+	mi := &file_osd_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3035,7 +3342,7 @@ func (x *PullReply) String() string {
 func (*PullReply) ProtoMessage() {}
 
 func (x *PullReply) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[34]
+	mi := &file_osd_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3048,7 +3355,7 @@ func (x *PullReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PullReply.ProtoReflect.Descriptor instead.
 func (*PullReply) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{34}
+	return file_osd_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *PullReply) GetResult() Result {
@@ -3091,14 +3398,22 @@ type PushRequest struct {
 	LastUpdate *Eversion   `protobuf:"bytes,7,opt,name=last_update,json=lastUpdate,proto3" json:"last_update,omitempty"`
 	SetLog     bool        `protobuf:"varint,8,opt,name=set_log,json=setLog,proto3" json:"set_log,omitempty"`
 	// With set_log: mark the copy incomplete (see PGInfo.incomplete).
-	Incomplete    bool `protobuf:"varint,9,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
+	Incomplete bool `protobuf:"varint,9,opt,name=incomplete,proto3" json:"incomplete,omitempty"`
+	// Erasure-coded pools: first undo every logged write newer than
+	// rollback_to (set_log then sets the log).
+	RollbackTo *Eversion `protobuf:"bytes,10,opt,name=rollback_to,json=rollbackTo,proto3" json:"rollback_to,omitempty"`
+	// Erasure-coded pools: the shard the callee holds from now on (set
+	// with set_log).
+	Shard *int32 `protobuf:"varint,11,opt,name=shard,proto3,oneof" json:"shard,omitempty"`
+	// As RepOpRequest.roll_forward_to.
+	RollForwardTo *Eversion `protobuf:"bytes,12,opt,name=roll_forward_to,json=rollForwardTo,proto3" json:"roll_forward_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PushRequest) Reset() {
 	*x = PushRequest{}
-	mi := &file_osd_proto_msgTypes[35]
+	mi := &file_osd_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3110,7 +3425,7 @@ func (x *PushRequest) String() string {
 func (*PushRequest) ProtoMessage() {}
 
 func (x *PushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[35]
+	mi := &file_osd_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3123,7 +3438,7 @@ func (x *PushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushRequest.ProtoReflect.Descriptor instead.
 func (*PushRequest) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{35}
+	return file_osd_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *PushRequest) GetPool() int64 {
@@ -3189,6 +3504,27 @@ func (x *PushRequest) GetIncomplete() bool {
 	return false
 }
 
+func (x *PushRequest) GetRollbackTo() *Eversion {
+	if x != nil {
+		return x.RollbackTo
+	}
+	return nil
+}
+
+func (x *PushRequest) GetShard() int32 {
+	if x != nil && x.Shard != nil {
+		return *x.Shard
+	}
+	return 0
+}
+
+func (x *PushRequest) GetRollForwardTo() *Eversion {
+	if x != nil {
+		return x.RollForwardTo
+	}
+	return nil
+}
+
 type PushReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Result        Result                 `protobuf:"varint,1,opt,name=result,proto3,enum=loligo.v1.Result" json:"result,omitempty"`
@@ -3200,7 +3536,7 @@ type PushReply struct {
 
 func (x *PushReply) Reset() {
 	*x = PushReply{}
-	mi := &file_osd_proto_msgTypes[36]
+	mi := &file_osd_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3212,7 +3548,7 @@ func (x *PushReply) String() string {
 func (*PushReply) ProtoMessage() {}
 
 func (x *PushReply) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[36]
+	mi := &file_osd_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3225,7 +3561,7 @@ func (x *PushReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushReply.ProtoReflect.Descriptor instead.
 func (*PushReply) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{36}
+	return file_osd_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PushReply) GetResult() Result {
@@ -3259,7 +3595,7 @@ type PingRequest struct {
 
 func (x *PingRequest) Reset() {
 	*x = PingRequest{}
-	mi := &file_osd_proto_msgTypes[37]
+	mi := &file_osd_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3271,7 +3607,7 @@ func (x *PingRequest) String() string {
 func (*PingRequest) ProtoMessage() {}
 
 func (x *PingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[37]
+	mi := &file_osd_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3284,7 +3620,7 @@ func (x *PingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingRequest.ProtoReflect.Descriptor instead.
 func (*PingRequest) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{37}
+	return file_osd_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PingRequest) GetFrom() int32 {
@@ -3310,7 +3646,7 @@ type PingReply struct {
 
 func (x *PingReply) Reset() {
 	*x = PingReply{}
-	mi := &file_osd_proto_msgTypes[38]
+	mi := &file_osd_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3322,7 +3658,7 @@ func (x *PingReply) String() string {
 func (*PingReply) ProtoMessage() {}
 
 func (x *PingReply) ProtoReflect() protoreflect.Message {
-	mi := &file_osd_proto_msgTypes[38]
+	mi := &file_osd_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3335,7 +3671,7 @@ func (x *PingReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingReply.ProtoReflect.Descriptor instead.
 func (*PingReply) Descriptor() ([]byte, []int) {
-	return file_osd_proto_rawDescGZIP(), []int{38}
+	return file_osd_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *PingReply) GetEpoch() uint64 {
@@ -3553,7 +3889,7 @@ const file_osd_proto_rawDesc = "" +
 	"\x05reqid\x18\x02 \x01(\v2\x10.loligo.v1.ReqIDR\x05reqid\x12\x10\n" +
 	"\x03oid\x18\x03 \x01(\tR\x03oid\x12%\n" +
 	"\x0eobject_version\x18\x04 \x01(\x04R\robjectVersion\x12)\n" +
-	"\x06result\x18\x05 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\"\xe2\x01\n" +
+	"\x06result\x18\x05 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\"\xc1\x02\n" +
 	"\x06PGInfo\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x0e\n" +
 	"\x02ps\x18\x02 \x01(\rR\x02ps\x124\n" +
@@ -3564,7 +3900,32 @@ const file_osd_proto_rawDesc = "" +
 	"\x05bytes\x18\x06 \x01(\x04R\x05bytes\x12\x1e\n" +
 	"\n" +
 	"incomplete\x18\a \x01(\bR\n" +
-	"incomplete\"\xcd\x01\n" +
+	"incomplete\x12\x19\n" +
+	"\x05shard\x18\b \x01(\x05H\x00R\x05shard\x88\x01\x01\x128\n" +
+	"\rrollback_tail\x18\t \x01(\v2\x13.loligo.v1.EversionR\frollbackTailB\b\n" +
+	"\x06_shard\"\xc5\x01\n" +
+	"\x0eRollbackRecord\x12\x10\n" +
+	"\x03oid\x18\x01 \x01(\tR\x03oid\x120\n" +
+	"\bold_meta\x18\x02 \x01(\v2\x15.loligo.v1.ObjectMetaR\aoldMeta\x12/\n" +
+	"\n" +
+	"old_chunks\x18\x03 \x03(\v2\x10.loligo.v1.ChunkR\toldChunks\x12%\n" +
+	"\x0ecreated_chunks\x18\x04 \x03(\rR\rcreatedChunks\x12\x17\n" +
+	"\anew_gen\x18\x05 \x01(\x04R\x06newGen\"\xaa\x01\n" +
+	"\x10ShardReadRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x0e\n" +
+	"\x02ps\x18\x02 \x01(\rR\x02ps\x12\x1a\n" +
+	"\binterval\x18\x03 \x01(\x06R\binterval\x12\x14\n" +
+	"\x05epoch\x18\x04 \x01(\x04R\x05epoch\x12\x10\n" +
+	"\x03oid\x18\x05 \x01(\tR\x03oid\x12\x16\n" +
+	"\x06offset\x18\x06 \x01(\x04R\x06offset\x12\x16\n" +
+	"\x06length\x18\a \x01(\x04R\x06length\"\xb5\x01\n" +
+	"\x0eShardReadReply\x12)\n" +
+	"\x06result\x18\x01 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1f\n" +
+	"\vretry_epoch\x18\x03 \x01(\x04R\n" +
+	"retryEpoch\x12)\n" +
+	"\x04meta\x18\x04 \x01(\v2\x15.loligo.v1.ObjectMetaR\x04meta\x12\x12\n" +
+	"\x04data\x18\x05 \x01(\fR\x04data\"\xd9\x02\n" +
 	"\fRepOpRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x0e\n" +
 	"\x02ps\x18\x02 \x01(\rR\x02ps\x12\x1a\n" +
@@ -3572,7 +3933,12 @@ const file_osd_proto_rawDesc = "" +
 	"\x05epoch\x18\x04 \x01(\x04R\x05epoch\x12 \n" +
 	"\x03txn\x18\x05 \x01(\v2\x0e.loligo.v1.TxnR\x03txn\x12)\n" +
 	"\x05entry\x18\x06 \x01(\v2\x13.loligo.v1.LogEntryR\x05entry\x12\x1a\n" +
-	"\bbackfill\x18\a \x01(\bR\bbackfill\"r\n" +
+	"\bbackfill\x18\a \x01(\bR\bbackfill\x122\n" +
+	"\vshard_steps\x18\b \x03(\v2\x11.loligo.v1.OpStepR\n" +
+	"shardSteps\x12\x19\n" +
+	"\bmtime_ns\x18\t \x01(\x03R\amtimeNs\x12;\n" +
+	"\x0froll_forward_to\x18\n" +
+	" \x01(\v2\x13.loligo.v1.EversionR\rrollForwardTo\"r\n" +
 	"\n" +
 	"RepOpReply\x12)\n" +
 	"\x06result\x18\x01 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\x12\x18\n" +
@@ -3610,7 +3976,7 @@ const file_osd_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1f\n" +
 	"\vretry_epoch\x18\x03 \x01(\x04R\n" +
 	"retryEpoch\x12(\n" +
-	"\aobjects\x18\x04 \x03(\v2\x0e.loligo.v1.TxnR\aobjects\"\xa3\x02\n" +
+	"\aobjects\x18\x04 \x03(\v2\x0e.loligo.v1.TxnR\aobjects\"\xbb\x03\n" +
 	"\vPushRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x0e\n" +
 	"\x02ps\x18\x02 \x01(\rR\x02ps\x12\x1a\n" +
@@ -3623,7 +3989,13 @@ const file_osd_proto_rawDesc = "" +
 	"\aset_log\x18\b \x01(\bR\x06setLog\x12\x1e\n" +
 	"\n" +
 	"incomplete\x18\t \x01(\bR\n" +
-	"incomplete\"q\n" +
+	"incomplete\x124\n" +
+	"\vrollback_to\x18\n" +
+	" \x01(\v2\x13.loligo.v1.EversionR\n" +
+	"rollbackTo\x12\x19\n" +
+	"\x05shard\x18\v \x01(\x05H\x00R\x05shard\x88\x01\x01\x12;\n" +
+	"\x0froll_forward_to\x18\f \x01(\v2\x13.loligo.v1.EversionR\rrollForwardToB\b\n" +
+	"\x06_shard\"q\n" +
 	"\tPushReply\x12)\n" +
 	"\x06result\x18\x01 \x01(\x0e2\x11.loligo.v1.ResultR\x06result\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x1f\n" +
@@ -3693,7 +4065,7 @@ const file_osd_proto_rawDesc = "" +
 	"\aCORRUPT\x10\b\x12\f\n" +
 	"\bIO_ERROR\x10\t\x12\t\n" +
 	"\x05RETRY\x10\n" +
-	"2\xea\x05\n" +
+	"2\xaf\x06\n" +
 	"\x03OSD\x12.\n" +
 	"\x02Op\x12\x14.loligo.v1.OpRequest\x1a\x12.loligo.v1.OpReply\x124\n" +
 	"\x04List\x12\x16.loligo.v1.ListRequest\x1a\x14.loligo.v1.ListReply\x127\n" +
@@ -3706,6 +4078,7 @@ const file_osd_proto_rawDesc = "" +
 	"\x05Query\x12\x17.loligo.v1.QueryRequest\x1a\x15.loligo.v1.QueryReply\x12@\n" +
 	"\bScrubMap\x12\x1a.loligo.v1.ScrubMapRequest\x1a\x18.loligo.v1.ScrubMapReply\x127\n" +
 	"\x05Purge\x12\x17.loligo.v1.PurgeRequest\x1a\x15.loligo.v1.PurgeReply\x12C\n" +
+	"\tShardRead\x12\x1b.loligo.v1.ShardReadRequest\x1a\x19.loligo.v1.ShardReadReply\x12C\n" +
 	"\tPGCommand\x12\x1b.loligo.v1.PGCommandRequest\x1a\x19.loligo.v1.PGCommandReply\x12:\n" +
 	"\x06Config\x12\x18.loligo.v1.ConfigRequest\x1a\x16.loligo.v1.ConfigReplyB)Z'github.com/loligo/loligo/proto/loligopbb\x06proto3"
 
@@ -3722,7 +4095,7 @@ func file_osd_proto_rawDescGZIP() []byte {
 }
 
 var file_osd_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_osd_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
+var file_osd_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_osd_proto_goTypes = []any{
 	(PGCmd)(0),                 // 0: loligo.v1.PGCmd
 	(OpCode)(0),                // 1: loligo.v1.OpCode
@@ -3756,23 +4129,26 @@ var file_osd_proto_goTypes = []any{
 	(*Txn)(nil),                // 29: loligo.v1.Txn
 	(*LogEntry)(nil),           // 30: loligo.v1.LogEntry
 	(*PGInfo)(nil),             // 31: loligo.v1.PGInfo
-	(*RepOpRequest)(nil),       // 32: loligo.v1.RepOpRequest
-	(*RepOpReply)(nil),         // 33: loligo.v1.RepOpReply
-	(*ScanRequest)(nil),        // 34: loligo.v1.ScanRequest
-	(*ObjectVersion)(nil),      // 35: loligo.v1.ObjectVersion
-	(*ScanReply)(nil),          // 36: loligo.v1.ScanReply
-	(*PullRequest)(nil),        // 37: loligo.v1.PullRequest
-	(*PullReply)(nil),          // 38: loligo.v1.PullReply
-	(*PushRequest)(nil),        // 39: loligo.v1.PushRequest
-	(*PushReply)(nil),          // 40: loligo.v1.PushReply
-	(*PingRequest)(nil),        // 41: loligo.v1.PingRequest
-	(*PingReply)(nil),          // 42: loligo.v1.PingReply
-	nil,                        // 43: loligo.v1.ConfigRequest.SetEntry
-	nil,                        // 44: loligo.v1.ConfigReply.ValuesEntry
-	nil,                        // 45: loligo.v1.OpStep.KvEntry
-	nil,                        // 46: loligo.v1.StepResult.KvEntry
-	nil,                        // 47: loligo.v1.ObjectMeta.XattrsEntry
-	nil,                        // 48: loligo.v1.Txn.OmapSetEntry
+	(*RollbackRecord)(nil),     // 32: loligo.v1.RollbackRecord
+	(*ShardReadRequest)(nil),   // 33: loligo.v1.ShardReadRequest
+	(*ShardReadReply)(nil),     // 34: loligo.v1.ShardReadReply
+	(*RepOpRequest)(nil),       // 35: loligo.v1.RepOpRequest
+	(*RepOpReply)(nil),         // 36: loligo.v1.RepOpReply
+	(*ScanRequest)(nil),        // 37: loligo.v1.ScanRequest
+	(*ObjectVersion)(nil),      // 38: loligo.v1.ObjectVersion
+	(*ScanReply)(nil),          // 39: loligo.v1.ScanReply
+	(*PullRequest)(nil),        // 40: loligo.v1.PullRequest
+	(*PullReply)(nil),          // 41: loligo.v1.PullReply
+	(*PushRequest)(nil),        // 42: loligo.v1.PushRequest
+	(*PushReply)(nil),          // 43: loligo.v1.PushReply
+	(*PingRequest)(nil),        // 44: loligo.v1.PingRequest
+	(*PingReply)(nil),          // 45: loligo.v1.PingReply
+	nil,                        // 46: loligo.v1.ConfigRequest.SetEntry
+	nil,                        // 47: loligo.v1.ConfigReply.ValuesEntry
+	nil,                        // 48: loligo.v1.OpStep.KvEntry
+	nil,                        // 49: loligo.v1.StepResult.KvEntry
+	nil,                        // 50: loligo.v1.ObjectMeta.XattrsEntry
+	nil,                        // 51: loligo.v1.Txn.OmapSetEntry
 }
 var file_osd_proto_depIdxs = []int32{
 	3,  // 0: loligo.v1.QueryReply.result:type_name -> loligo.v1.Result
@@ -3785,13 +4161,13 @@ var file_osd_proto_depIdxs = []int32{
 	0,  // 7: loligo.v1.PGCommandRequest.cmd:type_name -> loligo.v1.PGCmd
 	3,  // 8: loligo.v1.PGCommandReply.result:type_name -> loligo.v1.Result
 	13, // 9: loligo.v1.PGCommandReply.inconsistent:type_name -> loligo.v1.ScrubInconsistency
-	43, // 10: loligo.v1.ConfigRequest.set:type_name -> loligo.v1.ConfigRequest.SetEntry
+	46, // 10: loligo.v1.ConfigRequest.set:type_name -> loligo.v1.ConfigRequest.SetEntry
 	3,  // 11: loligo.v1.ConfigReply.result:type_name -> loligo.v1.Result
-	44, // 12: loligo.v1.ConfigReply.values:type_name -> loligo.v1.ConfigReply.ValuesEntry
+	47, // 12: loligo.v1.ConfigReply.values:type_name -> loligo.v1.ConfigReply.ValuesEntry
 	1,  // 13: loligo.v1.OpStep.code:type_name -> loligo.v1.OpCode
-	45, // 14: loligo.v1.OpStep.kv:type_name -> loligo.v1.OpStep.KvEntry
+	48, // 14: loligo.v1.OpStep.kv:type_name -> loligo.v1.OpStep.KvEntry
 	2,  // 15: loligo.v1.OpStep.cmp:type_name -> loligo.v1.CmpOp
-	46, // 16: loligo.v1.StepResult.kv:type_name -> loligo.v1.StepResult.KvEntry
+	49, // 16: loligo.v1.StepResult.kv:type_name -> loligo.v1.StepResult.KvEntry
 	16, // 17: loligo.v1.OpRequest.reqid:type_name -> loligo.v1.ReqID
 	18, // 18: loligo.v1.OpRequest.steps:type_name -> loligo.v1.OpStep
 	3,  // 19: loligo.v1.OpReply.result:type_name -> loligo.v1.Result
@@ -3799,60 +4175,71 @@ var file_osd_proto_depIdxs = []int32{
 	3,  // 21: loligo.v1.ListReply.result:type_name -> loligo.v1.Result
 	25, // 22: loligo.v1.StatsReply.pgs:type_name -> loligo.v1.PGStat
 	17, // 23: loligo.v1.ObjectMeta.version:type_name -> loligo.v1.Eversion
-	47, // 24: loligo.v1.ObjectMeta.xattrs:type_name -> loligo.v1.ObjectMeta.XattrsEntry
+	50, // 24: loligo.v1.ObjectMeta.xattrs:type_name -> loligo.v1.ObjectMeta.XattrsEntry
 	27, // 25: loligo.v1.Txn.meta:type_name -> loligo.v1.ObjectMeta
 	28, // 26: loligo.v1.Txn.chunks:type_name -> loligo.v1.Chunk
-	48, // 27: loligo.v1.Txn.omap_set:type_name -> loligo.v1.Txn.OmapSetEntry
+	51, // 27: loligo.v1.Txn.omap_set:type_name -> loligo.v1.Txn.OmapSetEntry
 	17, // 28: loligo.v1.LogEntry.version:type_name -> loligo.v1.Eversion
 	16, // 29: loligo.v1.LogEntry.reqid:type_name -> loligo.v1.ReqID
 	3,  // 30: loligo.v1.LogEntry.result:type_name -> loligo.v1.Result
 	17, // 31: loligo.v1.PGInfo.last_update:type_name -> loligo.v1.Eversion
 	17, // 32: loligo.v1.PGInfo.log_tail:type_name -> loligo.v1.Eversion
-	29, // 33: loligo.v1.RepOpRequest.txn:type_name -> loligo.v1.Txn
-	30, // 34: loligo.v1.RepOpRequest.entry:type_name -> loligo.v1.LogEntry
-	3,  // 35: loligo.v1.RepOpReply.result:type_name -> loligo.v1.Result
-	17, // 36: loligo.v1.ObjectVersion.version:type_name -> loligo.v1.Eversion
-	3,  // 37: loligo.v1.ScanReply.result:type_name -> loligo.v1.Result
-	31, // 38: loligo.v1.ScanReply.info:type_name -> loligo.v1.PGInfo
-	35, // 39: loligo.v1.ScanReply.objects:type_name -> loligo.v1.ObjectVersion
-	30, // 40: loligo.v1.ScanReply.log:type_name -> loligo.v1.LogEntry
-	3,  // 41: loligo.v1.PullReply.result:type_name -> loligo.v1.Result
-	29, // 42: loligo.v1.PullReply.objects:type_name -> loligo.v1.Txn
-	29, // 43: loligo.v1.PushRequest.objects:type_name -> loligo.v1.Txn
-	30, // 44: loligo.v1.PushRequest.log:type_name -> loligo.v1.LogEntry
-	17, // 45: loligo.v1.PushRequest.last_update:type_name -> loligo.v1.Eversion
-	3,  // 46: loligo.v1.PushReply.result:type_name -> loligo.v1.Result
-	20, // 47: loligo.v1.OSD.Op:input_type -> loligo.v1.OpRequest
-	22, // 48: loligo.v1.OSD.List:input_type -> loligo.v1.ListRequest
-	24, // 49: loligo.v1.OSD.Stats:input_type -> loligo.v1.StatsRequest
-	32, // 50: loligo.v1.OSD.RepOp:input_type -> loligo.v1.RepOpRequest
-	34, // 51: loligo.v1.OSD.Scan:input_type -> loligo.v1.ScanRequest
-	37, // 52: loligo.v1.OSD.Pull:input_type -> loligo.v1.PullRequest
-	39, // 53: loligo.v1.OSD.Push:input_type -> loligo.v1.PushRequest
-	41, // 54: loligo.v1.OSD.Ping:input_type -> loligo.v1.PingRequest
-	4,  // 55: loligo.v1.OSD.Query:input_type -> loligo.v1.QueryRequest
-	6,  // 56: loligo.v1.OSD.ScrubMap:input_type -> loligo.v1.ScrubMapRequest
-	9,  // 57: loligo.v1.OSD.Purge:input_type -> loligo.v1.PurgeRequest
-	11, // 58: loligo.v1.OSD.PGCommand:input_type -> loligo.v1.PGCommandRequest
-	14, // 59: loligo.v1.OSD.Config:input_type -> loligo.v1.ConfigRequest
-	21, // 60: loligo.v1.OSD.Op:output_type -> loligo.v1.OpReply
-	23, // 61: loligo.v1.OSD.List:output_type -> loligo.v1.ListReply
-	26, // 62: loligo.v1.OSD.Stats:output_type -> loligo.v1.StatsReply
-	33, // 63: loligo.v1.OSD.RepOp:output_type -> loligo.v1.RepOpReply
-	36, // 64: loligo.v1.OSD.Scan:output_type -> loligo.v1.ScanReply
-	38, // 65: loligo.v1.OSD.Pull:output_type -> loligo.v1.PullReply
-	40, // 66: loligo.v1.OSD.Push:output_type -> loligo.v1.PushReply
-	42, // 67: loligo.v1.OSD.Ping:output_type -> loligo.v1.PingReply
-	5,  // 68: loligo.v1.OSD.Query:output_type -> loligo.v1.QueryReply
-	8,  // 69: loligo.v1.OSD.ScrubMap:output_type -> loligo.v1.ScrubMapReply
-	10, // 70: loligo.v1.OSD.Purge:output_type -> loligo.v1.PurgeReply
-	12, // 71: loligo.v1.OSD.PGCommand:output_type -> loligo.v1.PGCommandReply
-	15, // 72: loligo.v1.OSD.Config:output_type -> loligo.v1.ConfigReply
-	60, // [60:73] is the sub-list for method output_type
-	47, // [47:60] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	17, // 33: loligo.v1.PGInfo.rollback_tail:type_name -> loligo.v1.Eversion
+	27, // 34: loligo.v1.RollbackRecord.old_meta:type_name -> loligo.v1.ObjectMeta
+	28, // 35: loligo.v1.RollbackRecord.old_chunks:type_name -> loligo.v1.Chunk
+	3,  // 36: loligo.v1.ShardReadReply.result:type_name -> loligo.v1.Result
+	27, // 37: loligo.v1.ShardReadReply.meta:type_name -> loligo.v1.ObjectMeta
+	29, // 38: loligo.v1.RepOpRequest.txn:type_name -> loligo.v1.Txn
+	30, // 39: loligo.v1.RepOpRequest.entry:type_name -> loligo.v1.LogEntry
+	18, // 40: loligo.v1.RepOpRequest.shard_steps:type_name -> loligo.v1.OpStep
+	17, // 41: loligo.v1.RepOpRequest.roll_forward_to:type_name -> loligo.v1.Eversion
+	3,  // 42: loligo.v1.RepOpReply.result:type_name -> loligo.v1.Result
+	17, // 43: loligo.v1.ObjectVersion.version:type_name -> loligo.v1.Eversion
+	3,  // 44: loligo.v1.ScanReply.result:type_name -> loligo.v1.Result
+	31, // 45: loligo.v1.ScanReply.info:type_name -> loligo.v1.PGInfo
+	38, // 46: loligo.v1.ScanReply.objects:type_name -> loligo.v1.ObjectVersion
+	30, // 47: loligo.v1.ScanReply.log:type_name -> loligo.v1.LogEntry
+	3,  // 48: loligo.v1.PullReply.result:type_name -> loligo.v1.Result
+	29, // 49: loligo.v1.PullReply.objects:type_name -> loligo.v1.Txn
+	29, // 50: loligo.v1.PushRequest.objects:type_name -> loligo.v1.Txn
+	30, // 51: loligo.v1.PushRequest.log:type_name -> loligo.v1.LogEntry
+	17, // 52: loligo.v1.PushRequest.last_update:type_name -> loligo.v1.Eversion
+	17, // 53: loligo.v1.PushRequest.rollback_to:type_name -> loligo.v1.Eversion
+	17, // 54: loligo.v1.PushRequest.roll_forward_to:type_name -> loligo.v1.Eversion
+	3,  // 55: loligo.v1.PushReply.result:type_name -> loligo.v1.Result
+	20, // 56: loligo.v1.OSD.Op:input_type -> loligo.v1.OpRequest
+	22, // 57: loligo.v1.OSD.List:input_type -> loligo.v1.ListRequest
+	24, // 58: loligo.v1.OSD.Stats:input_type -> loligo.v1.StatsRequest
+	35, // 59: loligo.v1.OSD.RepOp:input_type -> loligo.v1.RepOpRequest
+	37, // 60: loligo.v1.OSD.Scan:input_type -> loligo.v1.ScanRequest
+	40, // 61: loligo.v1.OSD.Pull:input_type -> loligo.v1.PullRequest
+	42, // 62: loligo.v1.OSD.Push:input_type -> loligo.v1.PushRequest
+	44, // 63: loligo.v1.OSD.Ping:input_type -> loligo.v1.PingRequest
+	4,  // 64: loligo.v1.OSD.Query:input_type -> loligo.v1.QueryRequest
+	6,  // 65: loligo.v1.OSD.ScrubMap:input_type -> loligo.v1.ScrubMapRequest
+	9,  // 66: loligo.v1.OSD.Purge:input_type -> loligo.v1.PurgeRequest
+	33, // 67: loligo.v1.OSD.ShardRead:input_type -> loligo.v1.ShardReadRequest
+	11, // 68: loligo.v1.OSD.PGCommand:input_type -> loligo.v1.PGCommandRequest
+	14, // 69: loligo.v1.OSD.Config:input_type -> loligo.v1.ConfigRequest
+	21, // 70: loligo.v1.OSD.Op:output_type -> loligo.v1.OpReply
+	23, // 71: loligo.v1.OSD.List:output_type -> loligo.v1.ListReply
+	26, // 72: loligo.v1.OSD.Stats:output_type -> loligo.v1.StatsReply
+	36, // 73: loligo.v1.OSD.RepOp:output_type -> loligo.v1.RepOpReply
+	39, // 74: loligo.v1.OSD.Scan:output_type -> loligo.v1.ScanReply
+	41, // 75: loligo.v1.OSD.Pull:output_type -> loligo.v1.PullReply
+	43, // 76: loligo.v1.OSD.Push:output_type -> loligo.v1.PushReply
+	45, // 77: loligo.v1.OSD.Ping:output_type -> loligo.v1.PingReply
+	5,  // 78: loligo.v1.OSD.Query:output_type -> loligo.v1.QueryReply
+	8,  // 79: loligo.v1.OSD.ScrubMap:output_type -> loligo.v1.ScrubMapReply
+	10, // 80: loligo.v1.OSD.Purge:output_type -> loligo.v1.PurgeReply
+	34, // 81: loligo.v1.OSD.ShardRead:output_type -> loligo.v1.ShardReadReply
+	12, // 82: loligo.v1.OSD.PGCommand:output_type -> loligo.v1.PGCommandReply
+	15, // 83: loligo.v1.OSD.Config:output_type -> loligo.v1.ConfigReply
+	70, // [70:84] is the sub-list for method output_type
+	56, // [56:70] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_osd_proto_init() }
@@ -3860,13 +4247,15 @@ func file_osd_proto_init() {
 	if File_osd_proto != nil {
 		return
 	}
+	file_osd_proto_msgTypes[27].OneofWrappers = []any{}
+	file_osd_proto_msgTypes[38].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_osd_proto_rawDesc), len(file_osd_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   45,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

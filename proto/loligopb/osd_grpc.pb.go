@@ -35,6 +35,7 @@ const (
 	OSD_Query_FullMethodName     = "/loligo.v1.OSD/Query"
 	OSD_ScrubMap_FullMethodName  = "/loligo.v1.OSD/ScrubMap"
 	OSD_Purge_FullMethodName     = "/loligo.v1.OSD/Purge"
+	OSD_ShardRead_FullMethodName = "/loligo.v1.OSD/ShardRead"
 	OSD_PGCommand_FullMethodName = "/loligo.v1.OSD/PGCommand"
 	OSD_Config_FullMethodName    = "/loligo.v1.OSD/Config"
 )
@@ -71,6 +72,9 @@ type OSDClient interface {
 	// Purge removes a PG copy the callee no longer serves (a stray), once
 	// the primary has the PG clean elsewhere.
 	Purge(ctx context.Context, in *PurgeRequest, opts ...grpc.CallOption) (*PurgeReply, error)
+	// ShardRead reads a range of the callee's shard of an object of an
+	// erasure-coded PG, with the shard's metadata.
+	ShardRead(ctx context.Context, in *ShardReadRequest, opts ...grpc.CallOption) (*ShardReadReply, error)
 	// Admin calls (client.admin).
 	// PGCommand runs query, scrub, deep-scrub, repair or list-inconsistent
 	// on a PG's primary.
@@ -198,6 +202,16 @@ func (c *oSDClient) Purge(ctx context.Context, in *PurgeRequest, opts ...grpc.Ca
 	return out, nil
 }
 
+func (c *oSDClient) ShardRead(ctx context.Context, in *ShardReadRequest, opts ...grpc.CallOption) (*ShardReadReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ShardReadReply)
+	err := c.cc.Invoke(ctx, OSD_ShardRead_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *oSDClient) PGCommand(ctx context.Context, in *PGCommandRequest, opts ...grpc.CallOption) (*PGCommandReply, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(PGCommandReply)
@@ -250,6 +264,9 @@ type OSDServer interface {
 	// Purge removes a PG copy the callee no longer serves (a stray), once
 	// the primary has the PG clean elsewhere.
 	Purge(context.Context, *PurgeRequest) (*PurgeReply, error)
+	// ShardRead reads a range of the callee's shard of an object of an
+	// erasure-coded PG, with the shard's metadata.
+	ShardRead(context.Context, *ShardReadRequest) (*ShardReadReply, error)
 	// Admin calls (client.admin).
 	// PGCommand runs query, scrub, deep-scrub, repair or list-inconsistent
 	// on a PG's primary.
@@ -299,6 +316,9 @@ func (UnimplementedOSDServer) ScrubMap(context.Context, *ScrubMapRequest) (*Scru
 }
 func (UnimplementedOSDServer) Purge(context.Context, *PurgeRequest) (*PurgeReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Purge not implemented")
+}
+func (UnimplementedOSDServer) ShardRead(context.Context, *ShardReadRequest) (*ShardReadReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method ShardRead not implemented")
 }
 func (UnimplementedOSDServer) PGCommand(context.Context, *PGCommandRequest) (*PGCommandReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method PGCommand not implemented")
@@ -525,6 +545,24 @@ func _OSD_Purge_Handler(srv interface{}, ctx context.Context, dec func(interface
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OSD_ShardRead_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ShardReadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OSDServer).ShardRead(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OSD_ShardRead_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OSDServer).ShardRead(ctx, req.(*ShardReadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _OSD_PGCommand_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(PGCommandRequest)
 	if err := dec(in); err != nil {
@@ -611,6 +649,10 @@ var OSD_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Purge",
 			Handler:    _OSD_Purge_Handler,
+		},
+		{
+			MethodName: "ShardRead",
+			Handler:    _OSD_ShardRead_Handler,
 		},
 		{
 			MethodName: "PGCommand",
