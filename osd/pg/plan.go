@@ -28,11 +28,17 @@ type Peer struct {
 type Input struct {
 	// Self is the OSD computing the plan: the acting primary.
 	Self int32
-	// Up and Acting are the map's sets (no NoOSD holes for replicated
-	// pools), primary first.
+	// Up and Acting are the map's sets: for replicated pools without
+	// NoOSD holes, primary first; for erasure-coded pools (K > 0)
+	// positional: index i is the OSD holding shard i, NoOSD a hole, and
+	// the primary is the first OSD that is not a hole.
 	Up, Acting []int32
 	Size       int
 	MinSize    int
+	// K is 0 for a replicated pool; for an erasure-coded pool it is the
+	// number of data shards k (Size = k+m): any k distinct shards of an
+	// object rebuild it. See decideErasure for the rules that change.
+	K int
 	// IsUp says whether an OSD is up in the current map.
 	IsUp func(int32) bool
 	// LastActive is the interval the monitor last recorded the PG active
@@ -43,7 +49,9 @@ type Input struct {
 	// MaxPrimaryPull: an up primary lacking more objects than this does
 	// not lead while it recovers (it would pull them all before
 	// serving); a pg_temp puts a complete member first instead. 0 means
-	// DefaultMaxPrimaryPull; negative: never.
+	// DefaultMaxPrimaryPull; negative: never. Replicated pools only: an
+	// erasure-coded primary rebuilds an object it lacks from k shards
+	// when a client touches it.
 	MaxPrimaryPull int
 }
 
@@ -58,8 +66,9 @@ type Outcome int
 const (
 	// Probe: ask Plan.Probe for their info and log, then plan again.
 	Probe Outcome = iota
-	// Incomplete: no member of the last active interval holds a copy;
-	// wait for a new map.
+	// Incomplete: no member of the last active interval holds a copy
+	// (erasure-coded: fewer than k shards can be read); wait for a new
+	// map.
 	Incomplete
 	// WantTemp: ask the monitor for pg_temp Plan.Temp (empty: clear it).
 	WantTemp
@@ -103,6 +112,21 @@ type Member struct {
 	// Common is the member's last entry the authority's log also has
 	// (nil: none, the log starts empty); its log is cut back to it.
 	Common *pb.Eversion
+	// Erasure-coded pools only (Input.K > 0; zero otherwise):
+	//
+	// Shard is the member's position in the set it is planned for (its
+	// index in Acting for Plan.Acting, in Up for Plan.Backfill): the
+	// shard it must hold. Its copy is set to hold this shard.
+	Shard int32
+	// Rollback: the member's Divergent entries (everything it logged
+	// after Common) are undone from its rollback records, restoring
+	// every object they touched to its state at Common, before anything
+	// else; Missing then lists only the objects of the authority's
+	// entries after Common. Set only when every entry to undo is newer
+	// than the member's PGInfo.RollbackTail (otherwise it is Backfill).
+	// A member with Rollback may be Complete: after the rollback its log
+	// is the authority's.
+	Rollback bool
 }
 
 // Plan is peering's decision.
@@ -117,10 +141,16 @@ type Plan struct {
 	AuthInfo *pb.PGInfo
 	AuthLog  []*pb.LogEntry
 	// Temp is the wanted acting set (Outcome WantTemp); empty clears
-	// pg_temp.
+	// pg_temp. Erasure-coded: positional, of Size entries, NoOSD for a
+	// hole.
 	Temp []int32
 	// Acting members with their recovery, primary first; Backfill lists
-	// up members outside acting that must be backfilled.
+	// up members outside acting that must be backfilled. Erasure-coded:
+	// Acting holds the OSDs of acting's positions that are not holes, in
+	// position order, Member.Shard their position; Backfill holds up's
+	// OSDs that differ from acting's at their position (Shard: that
+	// position) and are not in acting at another one (those move once
+	// acting lets them go).
 	Acting   []Member
 	Backfill []Member
 	// Serve: acting holds at least min_size complete or log-recovering
@@ -149,41 +179,15 @@ func key(e *pb.Eversion) evKey { return evKey{e.GetEpoch(), e.GetVersion()} }
 // Decide computes the plan. It is deterministic: the same input gives
 // the same plan.
 func Decide(in Input) Plan {
+	if in.K > 0 {
+		return decideErasure(in)
+	}
 	if len(in.Acting) == 0 || in.Acting[0] != in.Self {
 		return Plan{Outcome: Stray}
 	}
 	// 1. Everyone who may hold the newest data must be asked.
-	var probe []int32
-	want := func(id int32) {
-		if id == NoOSD || slices.Contains(probe, id) {
-			return
-		}
-		probe = append(probe, id)
-	}
-	for _, id := range in.Acting {
-		want(id)
-	}
-	for _, id := range in.Up {
-		want(id)
-	}
-	var lastMembers []int32
-	if in.LastActive.GetEpoch() > 0 {
-		for _, id := range in.LastActive.GetActing() {
-			if id != NoOSD {
-				lastMembers = append(lastMembers, id)
-				if in.IsUp(id) {
-					want(id)
-				}
-			}
-		}
-	}
-	var ask []int32
-	for _, id := range probe {
-		if _, ok := in.Peers[id]; !ok {
-			ask = append(ask, id)
-		}
-	}
-	if len(ask) > 0 {
+	probe, lastMembers := probeSet(in)
+	if ask := unanswered(in, probe); len(ask) > 0 {
 		return Plan{Outcome: Probe, Probe: ask}
 	}
 
@@ -314,6 +318,47 @@ func Decide(in Input) Plan {
 		}
 	}
 	return plan
+}
+
+// probeSet lists the OSDs whose answers peering needs: acting, up and
+// the up members of the last active interval, in that order, without
+// holes or repeats; lastMembers are all members of that interval (nil
+// when there is none).
+func probeSet(in Input) (probe, lastMembers []int32) {
+	want := func(id int32) {
+		if id == NoOSD || slices.Contains(probe, id) {
+			return
+		}
+		probe = append(probe, id)
+	}
+	for _, id := range in.Acting {
+		want(id)
+	}
+	for _, id := range in.Up {
+		want(id)
+	}
+	if in.LastActive.GetEpoch() > 0 {
+		for _, id := range in.LastActive.GetActing() {
+			if id != NoOSD {
+				lastMembers = append(lastMembers, id)
+				if in.IsUp(id) {
+					want(id)
+				}
+			}
+		}
+	}
+	return probe, lastMembers
+}
+
+// unanswered is the part of probe without an answer in in.Peers.
+func unanswered(in Input, probe []int32) []int32 {
+	var ask []int32
+	for _, id := range probe {
+		if _, ok := in.Peers[id]; !ok {
+			ask = append(ask, id)
+		}
+	}
+	return ask
 }
 
 func backfillIDs(up []int32, members map[int32]Member) []int32 {
