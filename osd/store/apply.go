@@ -98,11 +98,12 @@ func checkEntry(e *pb.LogEntry) error {
 	return nil
 }
 
-// writeReq is one Apply or Install.
+// writeReq is one Apply, ApplyKeep or Install.
 type writeReq struct {
 	txns       []*pb.Txn
 	replace    bool // every transaction replaces its object (Install)
 	unlogged   bool // ApplyUnlogged: info's last_update stays
+	keep       bool // ApplyKeep: keep a rollback record (one txn, with entry)
 	incomplete bool // with setLog: mark the copy incomplete
 	entry      *pb.LogEntry
 	setLog     bool
@@ -110,6 +111,9 @@ type writeReq struct {
 	lastUpdate *pb.Eversion
 
 	plans []*plan
+	// rollbacks is the PG's rollback count when the plans' metadata was
+	// read.
+	rollbacks uint64
 }
 
 // plan is how one transaction is applied.
@@ -117,6 +121,11 @@ type plan struct {
 	txn    *pb.Txn
 	old    *pb.ObjectMeta // the object on disk before
 	ingest bool           // chunks go through an ingested sstable
+
+	// ApplyKeep: the rollback record (key and encoded value) and the
+	// generation it keeps alive (0: none).
+	recKey, recVal []byte
+	kept           uint64
 }
 
 // validateTxn checks a transaction without I/O: names, shapes, sums.
@@ -201,7 +210,9 @@ func (s *Store) write(pg PGID, req *writeReq) error {
 	}
 	defer s.exit()
 	// The caller serializes writes per object, so the metadata read here
-	// stays current until the batch commits.
+	// stays current until the batch commits (but for a concurrent
+	// RollbackTo, which commitWrite detects).
+	req.rollbacks = s.pgState(pg).rollbacks.Load()
 	var ingest []*plan
 	for _, t := range req.txns {
 		old, err := s.loadMeta(s.db, pg, t.GetOid())
@@ -209,6 +220,11 @@ func (s *Store) write(pg PGID, req *writeReq) error {
 			return err
 		}
 		p := &plan{txn: t, old: old}
+		if req.keep {
+			if err := s.keepPlan(pg, p, req.entry.GetVersion()); err != nil {
+				return err
+			}
+		}
 		p.ingest = s.shouldIngest(p)
 		if p.ingest {
 			ingest = append(ingest, p)
@@ -260,13 +276,28 @@ func (s *Store) commitWrite(pg PGID, req *writeReq) error {
 	if err := s.loadPGLocked(pg, st); err != nil {
 		return err
 	}
+	if !req.replace && st.rollbacks.Load() != req.rollbacks {
+		if err := s.recheckPlans(pg, req.plans); err != nil {
+			return err
+		}
+	}
+	if req.keep {
+		if err := s.checkKeepEntry(pg, st.info, req.entry.GetVersion()); err != nil {
+			return err
+		}
+	}
 	info := proto.Clone(st.info).(*pb.PGInfo)
 	objects, bytes := int64(info.GetObjects()), int64(info.GetBytes())
 	b := s.db.NewBatch()
 	defer b.Close()
+	records := st.records
 	for _, p := range req.plans {
 		if err := s.batchTxn(b, pg, p, req.replace); err != nil {
 			return err
+		}
+		if p.recKey != nil {
+			_ = b.Set(p.recKey, p.recVal, nil)
+			records++
 		}
 		if p.old != nil {
 			objects--
@@ -280,6 +311,9 @@ func (s *Store) commitWrite(pg PGID, req *writeReq) error {
 	info.Objects, info.Bytes = uint64(max(objects, 0)), uint64(max(bytes, 0))
 	logLen := st.logLen
 	var err error
+	// Rollback records to drop: all (dropAll) or those at or before dropTo.
+	var dropTo *pb.Eversion
+	dropAll := false
 	switch {
 	case req.setLog:
 		logLen, err = s.batchSetLog(b, pg, info, req.log, req.lastUpdate)
@@ -287,10 +321,52 @@ func (s *Store) commitWrite(pg PGID, req *writeReq) error {
 			return err
 		}
 		info.Incomplete = req.incomplete
+		// An installed log cannot be undone.
+		info.RollbackTail = cloneEv(info.GetLastUpdate())
+		dropAll = true
 	case req.entry != nil:
-		logLen, err = s.batchLogEntry(b, pg, info, st.logLen, req.entry)
+		var trimmed *pb.Eversion
+		logLen, trimmed, err = s.batchLogEntry(b, pg, info, st.logLen, req.entry)
 		if err != nil {
 			return err
+		}
+		if !req.keep {
+			// Nothing at or before a write applied without a record can
+			// be undone.
+			raiseRollbackTail(info, req.entry.GetVersion())
+			dropTo = info.GetRollbackTail()
+		}
+		if trimmed != nil {
+			// The records of trimmed entries go with them.
+			raiseRollbackTail(info, trimmed)
+			dropTo = info.GetRollbackTail()
+		}
+	}
+	if dropAll || dropTo != nil {
+		if st.records > 0 {
+			// Generations this batch writes stay.
+			protect := map[genRef]bool{}
+			for _, p := range req.plans {
+				if m := p.txn.GetMeta(); m != nil && !m.GetInlined() {
+					protect[genRef{p.txn.GetOid(), m.GetGen()}] = true
+				}
+			}
+			n, err := s.batchDropRecords(b, pg, dropTo, protect)
+			if err != nil {
+				return err
+			}
+			records -= n
+		}
+		for _, p := range req.plans {
+			if p.recKey != nil && (dropAll || !evLess(dropTo, req.entry.GetVersion())) {
+				// The record of this very write is dropped at once (its
+				// entry was trimmed: it committed after newer ones).
+				_ = b.Delete(p.recKey, nil)
+				records--
+				if p.kept != 0 {
+					deleteGens(b, pg, p.txn.GetOid(), p.kept, p.kept, 0, false)
+				}
+			}
 		}
 	}
 	if !req.replace && !req.unlogged {
@@ -312,7 +388,7 @@ func (s *Store) commitWrite(pg PGID, req *writeReq) error {
 	}
 	// The batch is visible (in order) now; let the next writer of the PG
 	// in before waiting for the fsync, so concurrent writers share it.
-	st.info, st.logLen = info, logLen
+	st.info, st.logLen, st.records = info, logLen, records
 	st.mu.Unlock()
 	locked = false
 	if err := b.SyncWait(); err != nil {
@@ -355,7 +431,11 @@ func (s *Store) loadPGLocked(pg PGID, st *pgState) error {
 	if err != nil {
 		return err
 	}
-	st.loaded, st.info, st.logLen = true, info, n
+	recs, err := s.countRecords(pg)
+	if err != nil {
+		return err
+	}
+	st.loaded, st.info, st.logLen, st.records = true, info, n, recs
 	return nil
 }
 
@@ -385,7 +465,16 @@ func (s *Store) batchTxn(b *pebble.Batch, pg PGID, p *plan, replace bool) error 
 	oldChunked := old != nil && !old.GetInlined()
 	newChunked := m != nil && !m.GetInlined()
 	omapAll := objKey(pg, famOmap, oid)
-	if replace || t.GetRemove() || t.GetReplace() {
+	if p.recKey != nil {
+		// ApplyKeep: no generation is deleted (the old one stays for the
+		// rollback record; keepPlan refused omap changes).
+		if t.GetDropChunks() && newChunked {
+			_ = b.DeleteRange(dataKey(pg, oid, m.GetGen(), t.GetDropChunksFrom()), genEnd(pg, oid, m.GetGen()), nil)
+		}
+		if m == nil {
+			_ = b.Delete(metaKey(pg, oid), nil)
+		}
+	} else if replace || t.GetRemove() || t.GetReplace() {
 		// Everything of the object goes (up to the newest generation known).
 		top := t.GetDropGen()
 		if oldChunked {
@@ -453,20 +542,20 @@ func (s *Store) batchTxn(b *pebble.Batch, pg PGID, p *plan, replace bool) error 
 func (s *Store) trimStep() int { return max(1, s.opts.LogEntries/16) }
 
 // batchLogEntry adds a log entry, trimming the log to LogEntries; it
-// returns the new log length.
-func (s *Store) batchLogEntry(b *pebble.Batch, pg PGID, info *pb.PGInfo, logLen int, e *pb.LogEntry) (int, error) {
+// returns the new log length and the newest entry trimmed (nil: none).
+func (s *Store) batchLogEntry(b *pebble.Batch, pg PGID, info *pb.PGInfo, logLen int, e *pb.LogEntry) (int, *pb.Eversion, error) {
 	ev := e.GetVersion()
 	k := logKey(pg, ev)
 	v, err := proto.MarshalOptions{Deterministic: true}.Marshal(e)
 	if err != nil {
-		return 0, fmt.Errorf("encode log entry: %w: %w", ErrInvalid, err)
+		return 0, nil, fmt.Errorf("encode log entry: %w: %w", ErrInvalid, err)
 	}
 	isNew := true
 	if info.GetLastUpdate() != nil && !evLess(info.GetLastUpdate(), ev) {
 		// Possibly a retransmission of an entry the log holds.
 		_, found, err := s.get(s.db, k)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		isNew = !found
 	}
@@ -475,7 +564,7 @@ func (s *Store) batchLogEntry(b *pebble.Batch, pg PGID, info *pb.PGInfo, logLen 
 		info.LastUpdate = &pb.Eversion{Epoch: ev.GetEpoch(), Version: ev.GetVersion()}
 	}
 	if !isNew {
-		return logLen, nil
+		return logLen, nil, nil
 	}
 	logLen++
 	tail := info.GetLogTail()
@@ -484,7 +573,7 @@ func (s *Store) batchLogEntry(b *pebble.Batch, pg PGID, info *pb.PGInfo, logLen 
 	}
 	excess := logLen - s.opts.LogEntries
 	if excess < s.trimStep() {
-		return logLen, nil
+		return logLen, nil, nil
 	}
 	// The oldest excess+1 entries: those on disk from the tail, merged
 	// with the new one.
@@ -494,7 +583,7 @@ func (s *Store) batchLogEntry(b *pebble.Batch, pg PGID, info *pb.PGInfo, logLen 
 		return len(oldest) <= excess
 	})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	oldest = append(oldest, ev)
 	slices.SortFunc(oldest, evCompare)
@@ -503,7 +592,11 @@ func (s *Store) batchLogEntry(b *pebble.Batch, pg PGID, info *pb.PGInfo, logLen 
 		_ = b.Delete(logKey(pg, d), nil)
 	}
 	info.LogTail = oldest[excess]
-	return logLen - excess, nil
+	var trimmed *pb.Eversion
+	if excess > 0 {
+		trimmed = oldest[excess-1]
+	}
+	return logLen - excess, trimmed, nil
 }
 
 // batchSetLog replaces the PG's log and last_update; it returns the new

@@ -34,10 +34,12 @@ func (p Problem) String() string {
 
 // Check reads the whole store (a consistent snapshot) and verifies the
 // invariants of doc.go: metadata and log entries decode, every checksum
-// matches, chunks belong to their object's generation and end within its
-// size, omap entries belong to existing objects, log keys match their
-// entries, PG info counts match the objects and last_update covers every
-// object and log entry. Checksum mismatches count in CorruptionCount. The
+// matches, chunks belong to their object's generation (or to one a
+// rollback record keeps) and end within its size, omap entries belong to
+// existing objects, log keys match their entries, PG info counts match
+// the objects and last_update covers every object and log entry,
+// rollback records decode, agree with their keys and belong to log
+// entries newer than rollback_tail, which is at most last_update. Checksum mismatches count in CorruptionCount. The
 // error is for failures to read; inconsistencies are in the report.
 func (s *Store) Check() (*Report, error) {
 	if err := s.enter(); err != nil {
@@ -133,11 +135,16 @@ func (s *Store) checkPG(snap pebble.Reader, pg PGID, r *Report) error {
 	r.Objects += objects
 	r.Bytes += bytes
 
+	kept, recs, err := s.checkRecords(snap, pg, r)
+	if err != nil {
+		return err
+	}
+	logVers := map[[2]uint64]bool{}
+
 	var info *pb.PGInfo
 	var firstLog, lastLog *pb.Eversion
 	absentOmap := map[string]bool{}
 	absentData := map[string]bool{}
-	cs := uint64(s.opts.ChunkSize)
 	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: pgPrefix(pg), UpperBound: pgEnd(pg)})
 	if err != nil {
 		return s.dbErr("check", err)
@@ -148,7 +155,7 @@ func (s *Store) checkPG(snap pebble.Reader, pg PGID, r *Report) error {
 			problem("", "undecodable key %x", it.Key())
 			continue
 		}
-		if k.kind == kindMeta {
+		if k.kind == kindMeta || k.kind == kindRollback {
 			continue // checked above
 		}
 		v, err := it.ValueAndErr()
@@ -160,6 +167,12 @@ func (s *Store) checkPG(snap pebble.Reader, pg PGID, r *Report) error {
 		case kindData:
 			r.Chunks++
 			o := objs[k.oid]
+			if km := kept[genRef{k.oid, k.gen}]; km != nil && (o == nil || o.meta.GetInlined() || o.meta.GetGen() != k.gen) {
+				// A generation a rollback record keeps, as it was when the
+				// object left it.
+				s.checkChunkValue(pg, k, v, km, problem)
+				continue
+			}
 			switch {
 			case o == nil:
 				if !absentData[k.oid] {
@@ -177,19 +190,7 @@ func (s *Store) checkPG(snap pebble.Reader, pg PGID, r *Report) error {
 				}
 				continue
 			}
-			sum, data, err := decodeChunk(v)
-			if err != nil {
-				s.corrupt.Add(1)
-				problem(k.oid, "chunk %d: %v", k.idx, err)
-				continue
-			}
-			if s.sum(data) != sum {
-				s.corrupt.Add(1)
-				problem(k.oid, "chunk %d: checksum mismatch", k.idx)
-			}
-			if uint64(len(data)) > cs || uint64(k.idx)*cs+uint64(len(data)) > o.meta.GetSize() {
-				problem(k.oid, "chunk %d of %d bytes extends past size %d", k.idx, len(data), o.meta.GetSize())
-			}
+			s.checkChunkValue(pg, k, v, o.meta, problem)
 		case kindInfo:
 			info = &pb.PGInfo{}
 			if err := proto.Unmarshal(v, info); err != nil {
@@ -210,6 +211,7 @@ func (s *Store) checkPG(snap pebble.Reader, pg PGID, r *Report) error {
 				firstLog = k.ver
 			}
 			lastLog = k.ver
+			logVers[[2]uint64{k.ver.GetEpoch(), k.ver.GetVersion()}] = true
 		case kindOmap:
 			if objs[k.oid] != nil && !objs[k.oid].meta.GetOmap() && !absentOmap[k.oid] {
 				absentOmap[k.oid] = true
@@ -244,5 +246,103 @@ func (s *Store) checkPG(snap pebble.Reader, pg PGID, r *Report) error {
 	case firstLog == nil && info.GetLogTail() != nil:
 		problem("", "log_tail %v but no log", info.GetLogTail())
 	}
+	rt := info.GetRollbackTail()
+	if rt != nil && evLess(lu, rt) {
+		problem("", "rollback_tail %v is after last_update %v", rt, lu)
+	}
+	for _, k := range recs {
+		if !logVers[[2]uint64{k.ver.GetEpoch(), k.ver.GetVersion()}] {
+			problem(k.oid, "rollback record of entry %d.%d, which is not in the log", k.ver.GetEpoch(), k.ver.GetVersion())
+		}
+		if rt != nil && !evLess(rt, k.ver) {
+			problem(k.oid, "rollback record of entry %d.%d, at or before rollback_tail %v", k.ver.GetEpoch(), k.ver.GetVersion(), rt)
+		}
+		if o := objs[k.oid]; k.gen != 0 && o != nil && !o.meta.GetInlined() && o.meta.GetGen() == k.gen {
+			problem(k.oid, "rollback record of entry %d.%d keeps the object's current generation %d", k.ver.GetEpoch(), k.ver.GetVersion(), k.gen)
+		}
+	}
 	return nil
+}
+
+// checkChunkValue checks a stored chunk against the metadata of the
+// object on its generation.
+func (s *Store) checkChunkValue(pg PGID, k key, v []byte, m *pb.ObjectMeta, problem func(oid, format string, args ...any)) {
+	cs := uint64(s.opts.ChunkSize)
+	sum, data, err := decodeChunk(v)
+	if err != nil {
+		s.corrupt.Add(1)
+		problem(k.oid, "chunk %d: %v", k.idx, err)
+		return
+	}
+	if s.sum(data) != sum {
+		s.corrupt.Add(1)
+		problem(k.oid, "chunk %d: checksum mismatch", k.idx)
+	}
+	if uint64(len(data)) > cs || uint64(k.idx)*cs+uint64(len(data)) > m.GetSize() {
+		problem(k.oid, "chunk %d of %d bytes extends past size %d", k.idx, len(data), m.GetSize())
+	}
+}
+
+// checkRecords checks pg's rollback records on their own (they decode,
+// agree with their keys, their kept chunks match their sums) and returns
+// the generations they keep (with the object's metadata on each) and
+// their keys, oldest first.
+func (s *Store) checkRecords(snap pebble.Reader, pg PGID, r *Report) (map[genRef]*pb.ObjectMeta, []key, error) {
+	problem := func(oid, format string, args ...any) {
+		r.Problems = append(r.Problems, Problem{PG: pg, OID: oid, What: fmt.Sprintf(format, args...)})
+	}
+	lower := famKey(pg, famRollback)
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+	if err != nil {
+		return nil, nil, s.dbErr("check", err)
+	}
+	kept := map[genRef]*pb.ObjectMeta{}
+	var keys []key
+	cs := uint64(s.opts.ChunkSize)
+	for ok := it.First(); ok; ok = it.Next() {
+		k, kerr := decodeKey(it.Key())
+		if kerr != nil {
+			continue // the main pass reports it
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return nil, nil, s.dbErr("check", err)
+		}
+		rec := &pb.RollbackRecord{}
+		if err := proto.Unmarshal(v, rec); err != nil {
+			s.corrupt.Add(1)
+			problem(k.oid, "undecodable rollback record of entry %d.%d", k.ver.GetEpoch(), k.ver.GetVersion())
+			continue
+		}
+		keys = append(keys, k)
+		if err := checkRecord(k, rec); err != nil {
+			problem(k.oid, "rollback record of entry %d.%d: %v", k.ver.GetEpoch(), k.ver.GetVersion(), err)
+			continue
+		}
+		if k.gen != 0 {
+			if kept[genRef{k.oid, k.gen}] != nil {
+				problem(k.oid, "generation %d kept by two rollback records", k.gen)
+			}
+			kept[genRef{k.oid, k.gen}] = rec.GetOldMeta()
+		}
+		for _, c := range rec.GetOldChunks() {
+			if s.sum(c.GetData()) != c.GetSum() {
+				s.corrupt.Add(1)
+				problem(k.oid, "rollback record of entry %d.%d: kept chunk %d: checksum mismatch", k.ver.GetEpoch(), k.ver.GetVersion(), c.GetIndex())
+			}
+			if uint64(len(c.GetData())) > cs || uint64(c.GetIndex())*cs+uint64(len(c.GetData())) > rec.GetOldMeta().GetSize() {
+				problem(k.oid, "rollback record of entry %d.%d: kept chunk %d extends past the old size", k.ver.GetEpoch(), k.ver.GetVersion(), c.GetIndex())
+			}
+		}
+		if om := rec.GetOldMeta(); om != nil && om.GetInlined() {
+			if err := s.checkInline(pg, k.oid, om); err != nil {
+				problem(k.oid, "rollback record of entry %d.%d: %v", k.ver.GetEpoch(), k.ver.GetVersion(), err)
+			}
+		}
+	}
+	if err := it.Close(); err != nil {
+		return nil, nil, s.dbErr("check", err)
+	}
+	return kept, keys, nil
 }

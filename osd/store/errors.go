@@ -33,6 +33,9 @@ var (
 	ErrIO = errors.New("store: I/O error")
 	// ErrClosed: the store is closed.
 	ErrClosed = errors.New("store: closed")
+	// ErrNoRollback: RollbackTo was asked to undo a write that kept no
+	// rollback record (applied by Apply, installed, or trimmed).
+	ErrNoRollback = errors.New("store: write cannot be rolled back")
 )
 
 // StepError is the failure of one step of an operation: the whole
@@ -67,7 +70,7 @@ func Result(err error) pb.Result {
 		return pb.Result_CANCELED
 	case errors.Is(err, ErrVersion):
 		return pb.Result_VERSION_MISMATCH
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, ErrInvalid), errors.Is(err, ErrNoRollback):
 		return pb.Result_INVALID
 	case errors.Is(err, ErrTooBig):
 		return pb.Result_TOO_BIG

@@ -28,11 +28,12 @@ const (
 	prefixPG     = 'P'
 	prefixGlobal = 'G'
 
-	famData = 'D'
-	famInfo = 'I'
-	famLog  = 'L'
-	famMeta = 'M'
-	famOmap = 'O'
+	famData     = 'D'
+	famInfo     = 'I'
+	famLog      = 'L'
+	famMeta     = 'M'
+	famOmap     = 'O'
+	famRollback = 'R'
 
 	globalFormat  = 'V'
 	globalPending = 'p'
@@ -105,6 +106,23 @@ func genEnd(pg PGID, oid string, gen uint64) []byte {
 
 func omapKey(pg PGID, oid, key string) []byte { return append(objKey(pg, famOmap, oid), key...) }
 
+// rollbackPrefix is the prefix of the rollback record of the log entry v
+// (one record per entry).
+func rollbackPrefix(pg PGID, v *pb.Eversion) []byte {
+	return appendEversion(famKey(pg, famRollback), v)
+}
+
+// rollbackKey is the key of the rollback record of the log entry v on
+// object oid, which keeps generation kept (0: none) alive.
+func rollbackKey(pg PGID, v *pb.Eversion, kept uint64, oid string) []byte {
+	b := binary.BigEndian.AppendUint64(rollbackPrefix(pg, v), kept)
+	return append(b, oid...)
+}
+
+// rollbackUpTo is the first rollback key after every record of an entry
+// at or before v.
+func rollbackUpTo(pg PGID, v *pb.Eversion) []byte { return prefixEnd(rollbackPrefix(pg, v)) }
+
 func formatKey() []byte { return []byte{prefixGlobal, globalFormat} }
 
 func pendingPrefix() []byte { return []byte{prefixGlobal, globalPending} }
@@ -140,6 +158,7 @@ const (
 	kindOmap
 	kindFormat
 	kindPending
+	kindRollback
 )
 
 // key is a decoded key.
@@ -147,7 +166,7 @@ type key struct {
 	kind keyKind
 	pg   PGID
 	oid  string
-	gen  uint64
+	gen  uint64 // data and pending: the generation; rollback: the one kept (0: none)
 	idx  uint32
 	omap string
 	ver  *pb.Eversion
@@ -170,6 +189,8 @@ func (k *key) encode() []byte {
 		return formatKey()
 	case kindPending:
 		return pendingKey(k.pg, k.gen, k.oid)
+	case kindRollback:
+		return rollbackKey(k.pg, k.ver, k.gen, k.oid)
 	}
 	return nil
 }
@@ -215,6 +236,17 @@ func decodeKey(b []byte) (key, error) {
 		}
 		k.kind = kindLog
 		k.ver = &pb.Eversion{Epoch: binary.BigEndian.Uint64(rest), Version: binary.BigEndian.Uint64(rest[8:])}
+	case famRollback:
+		if len(rest) < 16+8+1 {
+			return key{}, errBadKey
+		}
+		k.kind = kindRollback
+		k.ver = &pb.Eversion{Epoch: binary.BigEndian.Uint64(rest), Version: binary.BigEndian.Uint64(rest[8:])}
+		k.gen = binary.BigEndian.Uint64(rest[16:])
+		k.oid = string(rest[24:])
+		if checkName(k.oid) != nil {
+			return key{}, errBadKey
+		}
 	case famMeta:
 		k.kind, k.oid = kindMeta, string(rest)
 		if checkName(k.oid) != nil {

@@ -36,6 +36,14 @@ func TestKeyOrder(t *testing.T) {
 	if bytes.Compare(logKey(testPG, &pb.Eversion{Epoch: 1, Version: 900}), logKey(testPG, &pb.Eversion{Epoch: 2, Version: 1})) >= 0 {
 		t.Error("log keys do not sort by epoch first")
 	}
+	// Rollback records sort by eversion whatever they keep, and the
+	// records at or before an eversion are a range.
+	r1 := rollbackKey(testPG, &pb.Eversion{Epoch: 1, Version: 900}, 1<<63, "zzz")
+	r2 := rollbackKey(testPG, &pb.Eversion{Epoch: 2, Version: 1}, 0, "a")
+	if bytes.Compare(r1, r2) >= 0 || bytes.Compare(r1, rollbackUpTo(testPG, &pb.Eversion{Epoch: 1, Version: 900})) >= 0 ||
+		bytes.Compare(r2, rollbackUpTo(testPG, &pb.Eversion{Epoch: 1, Version: 900})) < 0 {
+		t.Error("rollback keys do not sort by eversion")
+	}
 }
 
 func seedKeys(f *testing.F) {
@@ -47,6 +55,7 @@ func seedKeys(f *testing.F) {
 		{kind: kindOmap, pg: testPG, oid: "o", omap: "key\x00with nul"},
 		{kind: kindFormat},
 		{kind: kindPending, pg: testPG, gen: 12, oid: "big"},
+		{kind: kindRollback, pg: testPG, ver: &pb.Eversion{Epoch: 2, Version: 5}, gen: 4, oid: "o"},
 	} {
 		f.Add(k.encode())
 	}
@@ -85,6 +94,7 @@ func FuzzKeyRoundTrip(f *testing.F) {
 			{kind: kindInfo, pg: pg},
 			{kind: kindLog, pg: pg, ver: &pb.Eversion{Epoch: epoch, Version: ver}},
 			{kind: kindPending, pg: pg, oid: oid, gen: gen},
+			{kind: kindRollback, pg: pg, ver: &pb.Eversion{Epoch: epoch, Version: ver}, gen: gen, oid: oid},
 		}
 		if omap != "" {
 			keys = append(keys, key{kind: kindOmap, pg: pg, oid: oid, omap: omap})

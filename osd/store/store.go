@@ -52,13 +52,19 @@ type Store struct {
 	}
 }
 
-// pgState caches a PG's info and log length; mu serializes the batches
-// that change them.
+// pgState caches a PG's info, log length and number of rollback records;
+// mu serializes the batches that change them.
 type pgState struct {
-	mu     sync.Mutex
-	loaded bool       // guarded by mu
-	info   *pb.PGInfo // guarded by mu
-	logLen int        // guarded by mu
+	mu      sync.Mutex
+	loaded  bool       // guarded by mu
+	info    *pb.PGInfo // guarded by mu
+	logLen  int        // guarded by mu
+	records int        // rollback records; guarded by mu
+	// rollbacks counts the RollbackTo calls that changed the PG; a write
+	// that read its objects' metadata before one re-checks them (see
+	// commitWrite). Increased under mu, after the rollback's batch is
+	// visible.
+	rollbacks atomic.Uint64
 }
 
 // WriteStats are the bytes Pebble wrote to disk since Open, by kind.
