@@ -38,7 +38,20 @@ func TestFaults(t *testing.T) {
 	}
 	seeds := testcluster.FaultSeeds(t, 1, 2)
 	for _, seed := range seeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runFaults(t, seed) })
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runFaults(t, seed, false) })
+	}
+}
+
+// TestFaultsErasure is the same suite on an erasure-coded pool (k=2,
+// m=2, min_size 3): shards rebuilt after stops, outs and flips, writes
+// cut short by a fault rolled back or forward by peering. Seeds as
+// TestFaults (default 1); replay with -run 'TestFaultsErasure/seed=N'.
+func TestFaultsErasure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault injection runs a cluster for a while")
+	}
+	for _, seed := range testcluster.FaultSeeds(t, 1) {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runFaults(t, seed, true) })
 	}
 }
 
@@ -67,16 +80,23 @@ func (p *partitions) set(id int32, addr string, on bool) {
 	p.ids[id], p.isolated[addr] = on, on
 }
 
-func runFaults(t *testing.T, seed uint64) {
+func runFaults(t *testing.T, seed uint64, erasure bool) {
 	r := rand.New(rand.NewPCG(seed, 0x10119))
 	parts := &partitions{isolated: map[string]bool{}, ids: map[int32]bool{}}
-	c := testcluster.Start(t, testcluster.Options{OSDs: 4, Pool: "data", PGNum: 16,
+	pool := "data"
+	if erasure {
+		pool = "" // created below
+	}
+	c := testcluster.Start(t, testcluster.Options{OSDs: 4, Pool: pool, PGNum: 16,
 		HeartbeatInterval: 200 * time.Millisecond, HeartbeatGrace: 2 * time.Second, BeaconInterval: time.Second, PeerTimeout: 3 * time.Second,
 		OSD: func(i int, cfg *osd.Config) {
 			cfg.PeerDialOptions = append(cfg.PeerDialOptions, grpc.WithChainUnaryInterceptor(parts.interceptor(cfg.ID)))
 			cfg.SyncRetry = 200 * time.Millisecond
 		}})
 	conn := connect(t, c)
+	if erasure {
+		ecPool(t, c, conn, "data", 2, 2, 0, 0, 16)
+	}
 	io, err := conn.OpenPool(context.Background(), "data")
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +122,7 @@ func runFaults(t *testing.T, seed uint64) {
 					}
 					if !led.Allowed(oid, data, exists) {
 						staleMu.Lock()
-						staleReads = append(staleReads, fmt.Sprintf("%s (%d bytes)", oid, len(data)))
+						staleReads = append(staleReads, fmt.Sprintf("%s (%d bytes: %s)", oid, len(data), led.Describe(oid, data)))
 						staleMu.Unlock()
 					}
 					continue

@@ -64,9 +64,6 @@ func (o *OSD) primaryPG(ctx context.Context, epoch uint64, pool int64, ps uint32
 	if err != nil {
 		return nil, m, &pb.OpReply{Result: pb.Result_NOT_FOUND, Message: fmt.Sprintf("pool %d does not exist in epoch %d", pool, m.Epoch), FailedStep: -1}
 	}
-	if p.Type != clustermap.PoolReplicated {
-		return nil, m, invalidReply("pool %s is erasure-coded; erasure-coded pools do not serve objects yet", p.Name)
-	}
 	if oid != "" {
 		want, err := m.ObjectPG(pool, oid, "")
 		if err != nil {
@@ -143,6 +140,9 @@ func (o *OSD) op(ctx context.Context, req *pb.OpRequest) *pb.OpReply {
 	}
 	unlock := p.lockObject(req.GetOid())
 	defer unlock()
+	if p.view().code != nil {
+		return o.ecOp(ctx, p, req, write)
+	}
 	if !write {
 		return o.read(ctx, p, req)
 	}
@@ -184,46 +184,15 @@ func (o *OSD) read(ctx context.Context, p *pg, req *pb.OpRequest) *pb.OpReply {
 // write orders a write, applies it here and on every other member in
 // parallel, and answers once all have it durably.
 func (o *OSD) write(ctx context.Context, p *pg, req *pb.OpRequest) *pb.OpReply {
-	key := reqKey{req.GetReqid().GetClient(), req.GetReqid().GetTid()}
 	// A degraded object is recovered before it is written.
 	if err := o.recoverForOp(ctx, p, p.view(), req.GetOid()); err != nil {
 		return retryReply(p.view().epoch, "pg %s: recovering %q before the write: %v; retry", p.id, req.GetOid(), err)
 	}
-	p.mu.Lock()
-	for p.barrier && p.state == stateActive {
-		ch := p.stateCh
-		p.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return retryReply(p.view().epoch, "pg %s: %v", p.id, ctx.Err())
-		}
-		p.mu.Lock()
+	ev, v, rep, done := o.beginWrite(ctx, p, req)
+	if rep != nil {
+		return rep
 	}
-	if err := p.load(); err != nil {
-		p.mu.Unlock()
-		return failReply(err)
-	}
-	if e, ok := p.reqs[key]; ok {
-		// A resend of a write that was applied: every member has it (the
-		// PG is active, so it was acknowledged or recovered since).
-		p.mu.Unlock()
-		return &pb.OpReply{Version: e.GetObjectVersion(), FailedStep: -1}
-	}
-	if p.state != stateActive || !p.serve || p.primary != o.cfg.ID {
-		p.mu.Unlock()
-		return retryReply(p.epoch, "pg %s changed while the op waited; retry", p.id)
-	}
-	p.lastV++
-	ev := &pb.Eversion{Epoch: p.epoch, Version: p.lastV}
-	v := p.viewLocked()
-	p.inflight++
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.endWrite()
-		p.mu.Unlock()
-	}()
+	defer done()
 
 	now := o.cfg.Clock.Now()
 	txn, results, err := o.store.Prepare(p.id, req.GetOid(), req.GetSteps(), ev, now)
@@ -245,6 +214,55 @@ func (o *OSD) write(ctx context.Context, p *pg, req *pb.OpRequest) *pb.OpReply {
 		return retryReply(v.epoch, "pg %s: %v; the write will be completed or rolled back before the PG serves again, retry", p.id, err)
 	}
 	return &pb.OpReply{Steps: results, Version: objVersion, FailedStep: -1}
+}
+
+// beginWrite waits for a log hand-over to finish, answers a resent
+// write from the log, and else assigns the write its version. A nil
+// reply means go on; done must then be called when the write ends.
+func (o *OSD) beginWrite(ctx context.Context, p *pg, req *pb.OpRequest) (*pb.Eversion, view, *pb.OpReply, func()) {
+	key := reqKey{req.GetReqid().GetClient(), req.GetReqid().GetTid()}
+	p.mu.Lock()
+	for p.barrier && p.state == stateActive {
+		ch := p.stateCh
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, view{}, retryReply(p.view().epoch, "pg %s: %v", p.id, ctx.Err()), nil
+		}
+		p.mu.Lock()
+	}
+	if err := p.load(); err != nil {
+		p.mu.Unlock()
+		return nil, view{}, failReply(err), nil
+	}
+	if e, ok := p.reqs[key]; ok {
+		// A resend of a write that was applied: every member has it (the
+		// PG is active, so it was acknowledged or recovered since).
+		p.mu.Unlock()
+		return nil, view{}, &pb.OpReply{Version: e.GetObjectVersion(), FailedStep: -1}, nil
+	}
+	if p.state != stateActive || !p.serve || p.primary != o.cfg.ID {
+		p.mu.Unlock()
+		return nil, view{}, retryReply(p.epoch, "pg %s changed while the op waited; retry", p.id), nil
+	}
+	p.lastV++
+	ev := &pb.Eversion{Epoch: p.epoch, Version: p.lastV}
+	v := p.viewLocked()
+	p.inflight++
+	if v.code != nil {
+		if p.pending == nil {
+			p.pending = map[uint64]bool{}
+		}
+		p.pending[ev.GetVersion()] = true
+	}
+	p.mu.Unlock()
+	done := func() {
+		p.mu.Lock()
+		p.endWrite()
+		p.mu.Unlock()
+	}
+	return ev, v, nil, done
 }
 
 // replicate applies txn locally and on every other member of the

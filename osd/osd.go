@@ -19,6 +19,7 @@ import (
 	"github.com/loligo/loligo/clustermap"
 	"github.com/loligo/loligo/internal/pki"
 	"github.com/loligo/loligo/internal/transport"
+	"github.com/loligo/loligo/osd/ec"
 	"github.com/loligo/loligo/osd/store"
 	pb "github.com/loligo/loligo/proto/loligopb"
 )
@@ -49,6 +50,10 @@ type OSD struct {
 
 	pgMu sync.Mutex
 	pgs  map[store.PGID]*pg
+
+	// ecCodes caches erasure codes by (k, m, stripe unit).
+	ecMu    sync.Mutex
+	ecCodes map[[3]int]*ec.Code
 
 	peerMu sync.Mutex
 	peers  map[string]*peerConn // by address

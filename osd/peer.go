@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 
 	"github.com/loligo/loligo/clustermap"
 
@@ -48,9 +49,20 @@ func (s *service) RepOp(ctx context.Context, req *pb.RepOpRequest) (*pb.RepOpRep
 		return &pb.RepOpReply{Result: pb.Result_RETRY, Message: fmt.Sprintf("osd.%d moved to a new interval of pg %s", o.cfg.ID, p.id), RetryEpoch: v.epoch}, nil
 	}
 	var err error
-	if req.GetBackfill() {
+	switch {
+	case len(req.GetShardSteps()) > 0:
+		err = o.applyShard(p.id, req.GetShardSteps(), req.GetEntry(), time.Unix(0, req.GetMtimeNs()), req.GetBackfill())
+		if rf := req.GetRollForwardTo(); err == nil && rf != nil && !req.GetBackfill() {
+			p.mu.Lock()
+			trim := p.trimDue(rf)
+			p.mu.Unlock()
+			if trim != nil {
+				o.trimRollback(p, trim)
+			}
+		}
+	case req.GetBackfill():
 		err = o.store.ApplyUnlogged(p.id, req.GetTxn())
-	} else {
+	default:
 		err = o.store.Apply(p.id, req.GetTxn(), req.GetEntry())
 	}
 	if err != nil {
@@ -190,13 +202,40 @@ func (s *service) Push(ctx context.Context, req *pb.PushRequest) (*pb.PushReply,
 		return &pb.PushReply{Result: pb.Result_RETRY, Message: fmt.Sprintf("osd.%d moved to a new interval of pg %s", o.cfg.ID, p.id), RetryEpoch: v.epoch}, nil
 	}
 	var err error
-	if req.GetSetLog() && req.GetIncomplete() {
+	if req.Shard != nil {
+		// A copy that holds another shard of an erasure-coded PG is
+		// useless at its new position: a backfill reset drops it first
+		// (else backfill would take its objects, of the same versions,
+		// for the new shard's).
+		var info *pb.PGInfo
+		if info, err = o.store.Info(p.id); err == nil && info.Shard != nil && info.GetShard() != req.GetShard() {
+			if !req.GetSetLog() || !req.GetIncomplete() {
+				p.ivMu.RUnlock()
+				return &pb.PushReply{Result: pb.Result_INVALID, Message: fmt.Sprintf("osd.%d holds shard %d of pg %s, not %d: only a backfill may change it", o.cfg.ID, info.GetShard(), p.id, req.GetShard())}, nil
+			}
+			o.log.Info("dropping a copy of another shard before backfill", "pg", p.id.String(), "had", info.GetShard(), "now", req.GetShard())
+			err = o.store.RemovePG(p.id)
+		}
+	}
+	if rb := req.GetRollbackTo(); rb != nil && err == nil {
+		o.log.Info("rolling back writes the authority lacks", "pg", p.id.String(), "to", rb.String())
+		err = o.store.RollbackTo(p.id, rb)
+	}
+	switch {
+	case err != nil:
+	case req.GetSetLog() && req.GetIncomplete():
 		err = o.store.Install(p.id, req.GetObjects(), nil, nil, false)
 		if err == nil {
 			err = o.store.ResetLog(p.id, req.GetLog(), req.GetLastUpdate(), true)
 		}
-	} else {
+	default:
 		err = o.store.Install(p.id, req.GetObjects(), req.GetLog(), req.GetLastUpdate(), req.GetSetLog())
+	}
+	if err == nil && req.Shard != nil {
+		err = o.store.SetShard(p.id, req.GetShard())
+	}
+	if rf := req.GetRollForwardTo(); err == nil && rf != nil {
+		err = o.store.TrimRollback(p.id, rf)
 	}
 	p.ivMu.RUnlock()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	pgplan "github.com/loligo/loligo/osd/pg"
 	"github.com/loligo/loligo/osd/store"
 	pb "github.com/loligo/loligo/proto/loligopb"
+	"google.golang.org/protobuf/proto"
 )
 
 // Peering, the OSD's side. On a new interval (or after a failed
@@ -73,6 +74,9 @@ func (o *OSD) peerOnce(ctx context.Context, p *pg, v view, m *clustermap.Map) (r
 	in := pgplan.Input{
 		Self: o.cfg.ID, Up: v.up, Acting: v.acting, Size: int(pool.Size), MinSize: int(pool.MinSize),
 		IsUp: m.IsUp, LastActive: hist, Peers: map[int32]pgplan.Peer{},
+	}
+	if v.code != nil {
+		in.Up, in.Acting, in.K = v.upPos, v.actingPos, v.code.K()
 	}
 	var plan pgplan.Plan
 	for round := 0; ; round++ {
@@ -187,8 +191,18 @@ func (o *OSD) queryLocal(id store.PGID) *pb.QueryReply {
 // activate carries out an Activate plan.
 func (o *OSD) activate(ctx context.Context, p *pg, v view, m *clustermap.Map, in pgplan.Input, plan pgplan.Plan) error {
 	self := plan.Acting[0]
+	if v.code != nil {
+		// An erasure-coded primary first undoes its writes the authority
+		// lacks; the shards it then misses are rebuilt by recovery (a
+		// client op rebuilds the one it touches first).
+		if self.Rollback {
+			if err := o.store.RollbackTo(p.id, self.Common); err != nil {
+				return fmt.Errorf("rolling back to %v: %w", self.Common, err)
+			}
+		}
+	}
 	// 1. The primary takes the authority's objects and log.
-	if plan.Auth != o.cfg.ID && (self.Role != pgplan.Complete) {
+	if v.code == nil && plan.Auth != o.cfg.ID && (self.Role != pgplan.Complete) {
 		if len(self.Missing) > 0 {
 			o.log.Info("pg primary pulls what it lacks", "pg", p.id.String(), "from", plan.Auth, "objects", len(self.Missing))
 			if err := o.pullFrom(ctx, m, p, v, plan.Auth, self.Missing); err != nil {
@@ -197,9 +211,21 @@ func (o *OSD) activate(ctx context.Context, p *pg, v view, m *clustermap.Map, in
 		}
 	}
 	selfPeer := in.Peers[o.cfg.ID]
-	if plan.Auth != o.cfg.ID || self.Divergent > 0 || !selfPeer.Exists || selfPeer.Info.GetIncomplete() {
+	switch {
+	case v.code != nil && len(self.Missing) > 0:
+		// An erasure-coded primary lacking shards stays marked incomplete
+		// until recovery has rebuilt them (completeSelf).
+		if err := o.store.ResetLog(p.id, plan.AuthLog, plan.AuthInfo.GetLastUpdate(), true); err != nil {
+			return fmt.Errorf("installing the authority's log: %w", err)
+		}
+	case plan.Auth != o.cfg.ID || self.Divergent > 0 || !selfPeer.Exists || selfPeer.Info.GetIncomplete():
 		if err := o.store.Install(p.id, nil, plan.AuthLog, plan.AuthInfo.GetLastUpdate(), true); err != nil {
 			return fmt.Errorf("installing the authority's log: %w", err)
+		}
+	}
+	if v.code != nil {
+		if err := o.store.SetShard(p.id, self.Shard); err != nil {
+			return err
 		}
 	}
 	// 2. Members: cut divergent entries off their logs, reset backfill
@@ -242,6 +268,21 @@ func (o *OSD) activate(ctx context.Context, p *pg, v view, m *clustermap.Map, in
 			mem.objectsLeft = plan.AuthInfo.GetObjects()
 			push = &pb.PushRequest{SetLog: true, Incomplete: true}
 		}
+		if v.code != nil {
+			// Erasure-coded members: undo what the authority lacks, and
+			// record which shard each holds.
+			if push == nil {
+				push = &pb.PushRequest{}
+			}
+			if pm.Rollback {
+				push.RollbackTo = pm.Common
+				if push.RollbackTo == nil {
+					push.RollbackTo = &pb.Eversion{}
+				}
+			}
+			push.Shard = proto.Int32(pm.Shard)
+			push.RollForwardTo = plan.AuthInfo.GetLastUpdate()
+		}
 		if push == nil {
 			continue
 		}
@@ -280,6 +321,17 @@ func (o *OSD) activate(ctx context.Context, p *pg, v view, m *clustermap.Map, in
 		return err
 	}
 	p.members = members
+	if v.code != nil {
+		p.selfMissing = map[string]bool{}
+		for _, oid := range self.Missing {
+			p.selfMissing[oid] = true
+		}
+		p.rollForward = plan.AuthInfo.GetLastUpdate()
+		p.trimmedTo = nil
+		if rf := p.trimDue(p.rollForward); rf != nil {
+			o.trimRollback(p, rf)
+		}
+	}
 	p.serve = plan.Serve
 	p.blockedBy = ""
 	if !plan.Serve {

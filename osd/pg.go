@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/loligo/loligo/clustermap"
+	"github.com/loligo/loligo/osd/ec"
 	"github.com/loligo/loligo/osd/store"
 	pb "github.com/loligo/loligo/proto/loligopb"
 )
@@ -63,7 +64,11 @@ type pg struct {
 	primary  int32
 	size     int
 	minSize  int
-	state    pgState
+	// Erasure-coded pools: the code, and up and acting by position
+	// (NoOSD in holes); nil for replicated pools.
+	code             *ec.Code
+	upPos, actingPos []int32
+	state            pgState
 	// serve: an active PG has min_size complete members and takes
 	// client ops.
 	serve     bool
@@ -75,6 +80,18 @@ type pg struct {
 	drained   chan struct{} // closed when inflight drops to 0 (nil when 0)
 	// barrier holds new writes back while a member is handed the log.
 	barrier bool
+	// Erasure-coded pools: pending holds the versions of writes not yet
+	// on every shard (failed ones stay until the PG peers again);
+	// rollForward is the newest version every older write of which is on
+	// every shard (members may forget how to undo those).
+	pending     map[uint64]bool
+	rollForward *pb.Eversion
+	// trimmedTo: the rollback records up to it were dropped (or are
+	// being dropped).
+	trimmedTo *pb.Eversion
+	// selfMissing: objects the primary's own shard lacks (erasure-coded
+	// PGs; recovery rebuilds them, a client op first).
+	selfMissing map[string]bool
 
 	// The primary's view of the other members (reset each interval):
 	// what each lacks and how far its backfill got.
@@ -141,8 +158,15 @@ func (o *OSD) advancePGs(m *clustermap.Map) {
 	seen := map[store.PGID]bool{}
 	for _, pid := range m.PoolIDs() {
 		pool, err := m.Pool(pid)
-		if err != nil || pool.Type != clustermap.PoolReplicated {
-			continue // erasure-coded pools are not served yet
+		if err != nil {
+			continue
+		}
+		var code *ec.Code
+		if pool.Type == clustermap.PoolErasure {
+			if code, err = o.ecCodeFor(m, pool); err != nil {
+				o.log.Error("erasure-coded pool not served", "pool", pool.Name, "err", err)
+				continue
+			}
 		}
 		for ps := uint32(0); ps < pool.PGNum; ps++ {
 			pl, err := m.Place(clustermap.PGID{Pool: pid, Seed: ps})
@@ -151,7 +175,7 @@ func (o *OSD) advancePGs(m *clustermap.Map) {
 			}
 			id := pgOf(pl.PG)
 			seen[id] = true
-			o.getPG(id, true).advance(m, pool, pl)
+			o.getPG(id, true).advance(m, pool, pl, code)
 		}
 	}
 	o.pgMu.Lock()
@@ -191,7 +215,7 @@ func (o *OSD) getPG(id store.PGID, create bool) *pg {
 // advance starts a new interval when the placement or a member's boot
 // changed; an incomplete PG also tries peering again on every new map,
 // since a member of its last active interval may have come back.
-func (p *pg) advance(m *clustermap.Map, pool *clustermap.Pool, pl clustermap.Placement) {
+func (p *pg) advance(m *clustermap.Map, pool *clustermap.Pool, pl clustermap.Placement, code *ec.Code) {
 	d := clustermap.IntervalDigest(m, pool, pl)
 	p.ivMu.Lock()
 	defer p.ivMu.Unlock()
@@ -208,6 +232,11 @@ func (p *pg) advance(m *clustermap.Map, pool *clustermap.Pool, pl clustermap.Pla
 	p.up = slices.DeleteFunc(slices.Clone(pl.Up), func(id int32) bool { return id == clustermap.NoOSD })
 	p.primary = pl.ActingPrimary
 	p.size, p.minSize = int(pool.Size), int(pool.MinSize)
+	p.code, p.upPos, p.actingPos = code, nil, nil
+	if code != nil {
+		p.upPos, p.actingPos = slices.Clone(pl.Up), slices.Clone(pl.Acting)
+	}
+	p.pending, p.rollForward, p.selfMissing = nil, nil, nil
 	p.members, p.serve, p.blockedBy = nil, false, ""
 	p.recovering, p.backfilling = false, false
 	p.recoveredBytes, p.recoveredObjects = 0, 0
@@ -268,6 +297,9 @@ type view struct {
 	serve    bool
 	size     int
 	minSize  int
+	// Erasure-coded pools (nil code for replicated ones).
+	code             *ec.Code
+	upPos, actingPos []int32
 }
 
 func (p *pg) view() view {
@@ -280,7 +312,7 @@ func (p *pg) view() view {
 func (v view) serving() bool { return v.state == stateActive && v.serve }
 
 func (p *pg) viewLocked() view {
-	return view{p.interval, p.epoch, p.up, p.acting, p.primary, p.state, p.gen, p.serve, p.size, p.minSize}
+	return view{p.interval, p.epoch, p.up, p.acting, p.primary, p.state, p.gen, p.serve, p.size, p.minSize, p.code, p.upPos, p.actingPos}
 }
 
 // load reads the PG's newest version and dedup table from the store

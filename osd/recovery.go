@@ -12,6 +12,7 @@ import (
 	pgplan "github.com/loligo/loligo/osd/pg"
 	"github.com/loligo/loligo/osd/store"
 	pb "github.com/loligo/loligo/proto/loligopb"
+	"google.golang.org/protobuf/proto"
 )
 
 // Recovery and backfill, run by the primary of an active PG:
@@ -71,17 +72,25 @@ func (o *OSD) recoverOnce(ctx context.Context, p *pg, gen uint64) error {
 			}
 		}
 	}
-	p.recovering = len(logMembers) > 0
+	for oid := range p.selfMissing {
+		missing[oid] = true
+	}
+	p.recovering = len(logMembers) > 0 || len(p.selfMissing) > 0
 	p.mu.Unlock()
 	o.kickStats()
 
 	// Log recovery: copy every missing object, then hand over the log.
-	if len(logMembers) > 0 {
+	if len(missing) > 0 || len(logMembers) > 0 {
 		if err := o.recoverObjects(ctx, p, v, m, slices.Sorted(maps.Keys(missing))); err != nil {
 			return err
 		}
 		for _, mem := range logMembers {
 			if err := o.completeMember(ctx, p, v, m, mem); err != nil {
+				return err
+			}
+		}
+		if v.code != nil {
+			if err := o.completeSelf(ctx, p, v); err != nil {
 				return err
 			}
 		}
@@ -180,7 +189,11 @@ func (o *OSD) recoverObject(ctx context.Context, p *pg, v view, m *clustermap.Ma
 			to = append(to, id)
 		}
 	}
+	self := p.selfMissing[oid]
 	p.mu.Unlock()
+	if v.code != nil {
+		return o.ecRecoverObject(ctx, p, v, m, oid, to, self)
+	}
 	if len(to) == 0 {
 		return nil
 	}
@@ -218,7 +231,7 @@ func (o *OSD) recoverObject(ctx context.Context, p *pg, v view, m *clustermap.Ma
 // is held.
 func (o *OSD) recoverForOp(ctx context.Context, p *pg, v view, oid string) error {
 	p.mu.Lock()
-	need := false
+	need := p.selfMissing[oid]
 	for _, mem := range p.members {
 		need = need || mem.missing[oid]
 	}
@@ -314,8 +327,12 @@ func (o *OSD) completeMember(ctx context.Context, p *pg, v view, m *clustermap.M
 	if err != nil {
 		return err
 	}
-	err = o.push(ctx, m, mem.id, &pb.PushRequest{Pool: p.id.Pool, Ps: p.id.PS, Interval: v.interval, Epoch: v.epoch,
-		Log: log, LastUpdate: info.GetLastUpdate(), SetLog: true})
+	push := &pb.PushRequest{Pool: p.id.Pool, Ps: p.id.PS, Interval: v.interval, Epoch: v.epoch,
+		Log: log, LastUpdate: info.GetLastUpdate(), SetLog: true}
+	if v.code != nil {
+		push.Shard = proto.Int32(int32(v.position(mem.id)))
+	}
+	err = o.push(ctx, m, mem.id, push)
 	if err != nil {
 		return fmt.Errorf("handing the log to osd.%d: %w", mem.id, err)
 	}
@@ -423,7 +440,16 @@ func (o *OSD) copyTo(ctx context.Context, p *pg, v view, m *clustermap.Map, mem 
 	return o.throttled(ctx, prio, oids, func(oid string) error {
 		unlock := p.lockObject(oid)
 		defer unlock()
-		t, err := o.exportRepairing(ctx, p, oid)
+		var t *pb.Txn
+		var err error
+		if v.code != nil {
+			pos := v.position(mem.id)
+			var txns map[int]*pb.Txn
+			txns, err = o.ecShardTxns(ctx, p, v, oid, []int{pos})
+			t = txns[pos]
+		} else {
+			t, err = o.exportRepairing(ctx, p, oid)
+		}
 		if err != nil {
 			return err
 		}

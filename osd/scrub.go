@@ -224,7 +224,7 @@ func (o *OSD) scrubCompare(ctx context.Context, p *pg, v view, deep bool) ([]*pb
 		}
 		var suspect []string
 		for _, oid := range page {
-			if inc := judge(oid, v.acting, o.cfg.ID, maps, deep); inc != nil {
+			if inc := judge(oid, v.acting, o.cfg.ID, maps, deep, v.code != nil); inc != nil {
 				suspect = append(suspect, oid)
 			}
 		}
@@ -237,7 +237,7 @@ func (o *OSD) scrubCompare(ctx context.Context, p *pg, v view, deep bool) ([]*pb
 			if err != nil {
 				return nil, err
 			}
-			if inc := judge(oid, v.acting, o.cfg.ID, again, deep); inc != nil {
+			if inc := judge(oid, v.acting, o.cfg.ID, again, deep, v.code != nil); inc != nil {
 				found = append(found, inc)
 			}
 		}
@@ -256,7 +256,7 @@ func (o *OSD) scrubMaps(ctx context.Context, p *pg, v view, m *clustermap.Map, o
 			var objs []*pb.ScrubObject
 			var err error
 			if id == o.cfg.ID {
-				objs, _, err = o.store.ScrubObjects(p.id, "", 0, oids, deep)
+				objs, _, err = o.scrubObjects(p.id, v.code, "", 0, oids, deep)
 			} else {
 				var cl pb.OSDClient
 				if cl, err = o.peerOf(m, id); err == nil {
@@ -287,8 +287,10 @@ func (o *OSD) scrubMaps(ctx context.Context, p *pg, v view, m *clustermap.Map, o
 	return out, errors.Join(errs...)
 }
 
-// judge compares the copies of one object; nil when they agree.
-func judge(oid string, acting []int32, primary int32, maps map[int32]map[string]*pb.ScrubObject, deep bool) *pb.ScrubInconsistency {
+// judge compares the copies of one object; nil when they agree. The
+// shards of an erasure-coded object (ec) hold different data, so their
+// data digests are not compared (each shard checks its cells itself).
+func judge(oid string, acting []int32, primary int32, maps map[int32]map[string]*pb.ScrubObject, deep, ec bool) *pb.ScrubInconsistency {
 	copyOf := func(id int32) *pb.ScrubObject {
 		if so := maps[id][oid]; so != nil {
 			return so
@@ -346,7 +348,7 @@ func judge(oid string, acting []int32, primary int32, maps map[int32]map[string]
 			if c.GetXattrDigest() != a.GetXattrDigest() {
 				what = append(what, "xattrs differ")
 			}
-			if deep && c.GetDataDigest() != a.GetDataDigest() {
+			if deep && !ec && c.GetDataDigest() != a.GetDataDigest() {
 				what = append(what, fmt.Sprintf("data digest %#x, authoritative %#x", c.GetDataDigest(), a.GetDataDigest()))
 			}
 			if deep && c.GetOmapDigest() != a.GetOmapDigest() {
@@ -374,6 +376,13 @@ func (o *OSD) repairFrom(ctx context.Context, p *pg, v view, inc *pb.ScrubIncons
 	}
 	unlock := p.lockObject(inc.GetOid())
 	defer unlock()
+	if v.code != nil {
+		var positions []int
+		for _, id := range inc.GetBadOsds() {
+			positions = append(positions, v.position(id))
+		}
+		return o.ecRebuild(ctx, p, v, inc.GetOid(), positions)
+	}
 	m := o.Map()
 	var t *pb.Txn
 	var err error
@@ -404,7 +413,7 @@ func (s *service) ScrubMap(ctx context.Context, req *pb.ScrubMapRequest) (*pb.Sc
 	if p == nil {
 		return &pb.ScrubMapReply{Result: pb.Result_RETRY, Message: msg, RetryEpoch: retry}, nil
 	}
-	objs, more, err := o.store.ScrubObjects(p.id, req.GetStartAfter(), int(req.GetMax()), req.GetOids(), req.GetDeep())
+	objs, more, err := o.scrubObjects(p.id, p.view().code, req.GetStartAfter(), int(req.GetMax()), req.GetOids(), req.GetDeep())
 	if err != nil {
 		return &pb.ScrubMapReply{Result: store.Result(err), Message: err.Error()}, nil
 	}

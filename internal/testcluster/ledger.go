@@ -2,6 +2,7 @@ package testcluster
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"slices"
 	"sync"
 )
@@ -15,6 +16,7 @@ type Ledger struct {
 	mu    sync.Mutex
 	acked map[string][32]byte
 	maybe map[string][][32]byte
+	sent  map[string][][32]byte // every write sent, oldest first
 	n     int
 }
 
@@ -24,9 +26,10 @@ func (l *Ledger) Sending(oid string, data []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.maybe == nil {
-		l.acked, l.maybe = map[string][32]byte{}, map[string][][32]byte{}
+		l.acked, l.maybe, l.sent = map[string][32]byte{}, map[string][][32]byte{}, map[string][][32]byte{}
 	}
 	l.maybe[oid] = append(l.maybe[oid], h)
+	l.sent[oid] = append(l.sent[oid], h)
 }
 
 // Acked records that the write of data (sent with Sending) was
@@ -53,6 +56,25 @@ func (l *Ledger) Allowed(oid string, data []byte, exists bool) bool {
 		return true
 	}
 	return exists && slices.Contains(l.maybe[oid], h)
+}
+
+// Describe says which write sent to oid data is (to explain a read that
+// Allowed refused): its place among the writes sent, and the place of
+// the last acknowledged one.
+func (l *Ledger) Describe(oid string, data []byte) string {
+	h := sha256.Sum256(data)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sent := l.sent[oid]
+	acked := -1
+	if a, ok := l.acked[oid]; ok {
+		acked = slices.Index(sent, a)
+	}
+	at := slices.Index(sent, h)
+	if at < 0 {
+		return fmt.Sprintf("none of the %d writes sent (last acknowledged: #%d)", len(sent), acked)
+	}
+	return fmt.Sprintf("write #%d of %d sent (last acknowledged: #%d)", at, len(sent), acked)
 }
 
 // Acknowledged is the number of acknowledged writes.
