@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,13 +68,18 @@ type procsUp struct {
 	err            error         // cmd.Wait's, once done is closed
 }
 
-// startProcs runs `loligo up --procs` on dir and waits for its banner.
-// Cleanup kills it and every daemon it left.
-func startProcs(t *testing.T, dir string, base int, restartDelay string) *procsUp {
+// startProcs runs `loligo up --procs` with osds OSDs on dir and waits
+// for its banner. Cleanup kills it and every daemon it left.
+// LOLIGO_PROCS_LOG_LEVEL, if set, is the daemons' --log-level.
+func startProcs(t *testing.T, dir string, base, osds int, restartDelay string) *procsUp {
 	t.Helper()
 	p := &procsUp{dir: dir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(loligoBin(t), "up", "--procs", "--dir", dir, "--osds", "3",
-		"--port-base", strconv.Itoa(base), "--restart-delay", restartDelay)
+	args := []string{"up", "--procs", "--dir", dir, "--osds", strconv.Itoa(osds),
+		"--port-base", strconv.Itoa(base), "--restart-delay", restartDelay}
+	if lvl := os.Getenv("LOLIGO_PROCS_LOG_LEVEL"); lvl != "" {
+		args = append(args, "--log-level", lvl)
+	}
+	p.cmd = exec.Command(loligoBin(t), args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -156,6 +162,51 @@ func livePid(dir, name string) (int, bool) {
 	return pid, err == nil && processAlive(pid)
 }
 
+// freeBaseFor finds a port base for `loligo up` with osds OSDs: the
+// monitor's base..base+2 and the OSDs' base+10..base+10+osds-1 are free
+// now.
+func freeBaseFor(t *testing.T, osds int) int {
+	t.Helper()
+	for try := 0; try < 20; try++ {
+		base := freeBase(t) // base..base+12
+		ok := true
+		for p := base + 13; p < base+10+osds && ok; p++ {
+			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err != nil {
+				ok = false
+			} else {
+				l.Close()
+			}
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatalf("no free port range for %d OSDs", osds)
+	return 0
+}
+
+// clusterDir is the directory a process test runs its cluster in: in
+// t.TempDir(), or, when LOLIGO_KEEP_DIR is set, in
+// $LOLIGO_KEEP_DIR/TESTNAME/cluster, which is left for inspection (logs
+// under log/) after the test.
+func clusterDir(t *testing.T) string {
+	t.Helper()
+	keep := os.Getenv("LOLIGO_KEEP_DIR")
+	if keep == "" {
+		return filepath.Join(t.TempDir(), "cluster")
+	}
+	name := strings.NewReplacer("/", "_", "=", "").Replace(t.Name())
+	dir := filepath.Join(keep, name, "cluster")
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cluster directory %s (kept: LOLIGO_KEEP_DIR)", dir)
+	return dir
+}
+
 // waitFor polls cond until it holds, failing the test after timeout.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -190,7 +241,7 @@ func hasLine(s string, parts ...string) bool {
 // A SIGKILLed OSD is restarted after --restart-delay, as the same OSD.
 func TestUpProcsRestartsOSD(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cluster")
-	p := startProcs(t, dir, freeBase(t), "1s")
+	p := startProcs(t, dir, freeBase(t), 3, "1s")
 	if !strings.Contains(p.stdout.String(), "created") {
 		t.Errorf("first run does not say it created the cluster:\n%s", p.stdout)
 	}
@@ -235,7 +286,7 @@ func TestUpProcsRestartsOSD(t *testing.T) {
 // With --restart-delay 0 a daemon that dies stays dead.
 func TestUpProcsNoRestart(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cluster")
-	p := startProcs(t, dir, freeBase(t), "0")
+	p := startProcs(t, dir, freeBase(t), 3, "0")
 	old, ok := livePid(dir, "osd.1")
 	if !ok {
 		t.Fatalf("osd.1 does not run; run/ holds %v", pidFiles(dir))
@@ -277,7 +328,7 @@ func TestUpProcsStopResumes(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "cluster")
 	base := freeBase(t)
 	start := time.Now()
-	p := startProcs(t, dir, base, "1s")
+	p := startProcs(t, dir, base, 3, "1s")
 	t.Logf("started at %s", time.Since(start))
 	pids := pidFiles(dir)
 	if len(pids) != len(procNames) {
@@ -316,7 +367,7 @@ func TestUpProcsStopResumes(t *testing.T) {
 		t.Errorf("pid files left after stopping: %v", left)
 	}
 
-	p = startProcs(t, dir, base, "1s")
+	p = startProcs(t, dir, base, 3, "1s")
 	t.Logf("resumed at %s", time.Since(start))
 	if !strings.Contains(p.stdout.String(), "resumed") {
 		t.Errorf("second run does not say it resumed:\n%s", p.stdout)
