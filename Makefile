@@ -6,7 +6,7 @@ PROTOC    ?= protoc
 # plugins are pinned as tools in go.mod and built from the module cache.
 PROTO_SRC := $(wildcard proto/*.proto)
 
-.PHONY: all build up test lint bench bench-cluster bench-recovery proto proto-check fuzz clean
+.PHONY: all build up test lint bench bench-cluster bench-recovery bench-erasure proto proto-check fuzz clean
 
 all: build
 
@@ -52,6 +52,12 @@ bench-cluster: build
 # write throughput during recovery (deploy/bench/recovery.sh).
 bench-recovery: build
 	bash deploy/bench/recovery.sh
+
+# bench-erasure compares a k=4 m=2 erasure-coded pool with a size-3
+# replicated one on 6 OSD processes (radosctl bench 4 MiB write and seq)
+# and times the rebuild of one OSD's shards (deploy/bench/erasure.sh).
+bench-erasure: build
+	bash deploy/bench/erasure.sh
 
 $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc: go.mod go.sum
 	GOBIN=$(BIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc

@@ -636,6 +636,9 @@ func TestRollbackBadInput(t *testing.T) {
 	before := takeSnap(t, s, testPG)
 	wantErr(t, s.RollbackTo(testPG, nil), ErrInvalid)
 	wantErr(t, s.TrimRollback(testPG, nil), ErrInvalid)
+	if d := diffSnap(takeSnap(t, s, testPG), before); d != "" {
+		t.Fatalf("a nil version changed the PG: %s", d)
+	}
 	// Omap changes, replacing transactions, a missing entry.
 	v := s.next()
 	e := &pb.LogEntry{Version: v, Oid: "o"}
