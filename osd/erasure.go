@@ -269,11 +269,7 @@ func (o *OSD) ecFetch(ctx context.Context, p *pg, v view, oid string, ver *pb.Ev
 				case !sm.exists || pgplan.EvCompare(sm.ev, ver) != 0:
 					stale = append(stale, pos)
 				default:
-					if uint64(len(data)) < n {
-						// Past the shard's stored end reads as zeros.
-						data = append(data, make([]byte, n-uint64(len(data)))...)
-					}
-					shards[pos] = data
+					shards[pos] = padTo(data, n)
 					good++
 				}
 			})
@@ -330,6 +326,15 @@ func (o *OSD) ecDecode(ctx context.Context, p *pg, v view, oid string, ver *pb.E
 	return out, nil
 }
 
+// padTo extends a shard read to n bytes: past the shard's stored end it
+// reads as zeros.
+func padTo(data []byte, n uint64) []byte {
+	if uint64(len(data)) < n {
+		data = append(data, make([]byte, n-uint64(len(data)))...)
+	}
+	return data
+}
+
 // ecFetchRest adds every other readable in-step shard to shards.
 func (o *OSD) ecFetchRest(ctx context.Context, p *pg, v view, oid string, ver *pb.Eversion, first, count uint64, shards [][]byte) [][]byte {
 	var have []int
@@ -347,10 +352,7 @@ func (o *OSD) ecFetchRest(ctx context.Context, p *pg, v view, oid string, ver *p
 		if err != nil || !sm.exists || pgplan.EvCompare(sm.ev, ver) != 0 {
 			continue
 		}
-		if uint64(len(data)) < n {
-			data = append(data, make([]byte, n-uint64(len(data)))...)
-		}
-		out[pos] = data
+		out[pos] = padTo(data, n)
 	}
 	return out
 }
