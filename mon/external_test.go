@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+
 	"github.com/loligo/loligo/internal/config"
 	"github.com/loligo/loligo/internal/pki"
 	"github.com/loligo/loligo/internal/testcluster"
@@ -117,6 +120,11 @@ func TestExternalEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop()
+	// A monitor killed mid-leadership leaves its campaign and liveness
+	// key held by its session's lease. Plant such leftovers, with a lease
+	// of an hour: the restarted monitor must revoke them and lead, not
+	// wait for the lease to run out.
+	plantDeadSession(t, curl, cliCert, cliKey, caFile, conf.FSID, "a", monAddr)
 	// Restarted (no longer bootstrapping), the monitor finds the map.
 	cfg.Bootstrap = false
 	stop = run()
@@ -124,6 +132,42 @@ func TestExternalEtcd(t *testing.T) {
 	m := getMap(t, admin, 0)
 	if _, err := m.PoolByName("on-external"); err != nil || m.Epoch != 2 {
 		t.Fatalf("after restart: epoch %d, pool: %v", m.Epoch, err)
+	}
+	// A change needs the leader.
+	if rep, err := retry(t, 30*time.Second, func(ctx context.Context) (*pb.CommandReply, error) {
+		return admin.Command(ctx, flagCmd("noout", true))
+	}); err != nil || rep.GetEpoch() != 3 {
+		t.Fatalf("first change after the restart: epoch %d, err %v (want epoch 3)", rep.GetEpoch(), err)
+	}
+}
+
+// plantDeadSession leaves in etcd what monitor name at addr leaves when
+// it is killed while leading: a campaign and a liveness key under a
+// lease (here of an hour) nobody revokes.
+func plantDeadSession(t *testing.T, endpoint, cert, key, ca, fsid, name, addr string) {
+	t.Helper()
+	tlsConf, err := pki.ClientConfig(cert, key, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, TLS: tlsConf, DialTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sess, err := concurrency.NewSession(cli, concurrency.WithTTL(3600), concurrency.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Orphan() // the lease outlives this client, as a killed monitor's does
+	prefix := "/loligo/" + fsid + "/"
+	if err := concurrency.NewElection(sess, prefix+"election").Campaign(ctx, name+" "+addr); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Put(ctx, prefix+"alive/"+name, addr, clientv3.WithLease(sess.Lease())); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -180,12 +181,49 @@ func (mo *Mon) session(ctx context.Context, cli *clientv3.Client) error {
 		_, _ = cli.Revoke(rctx, sess.Lease())
 	}()
 	rctx, rcancel := context.WithTimeout(ctx, mo.cfg.RequestTimeout)
-	_, err = cli.Put(rctx, mo.st.aliveKey(mo.cfg.Name), mo.Addr(), clientv3.WithLease(sess.Lease()))
+	defer rcancel()
+	if err := mo.revokeOldSessions(rctx, cli, sess.Lease()); err != nil {
+		return err
+	}
+	if _, err = cli.Put(rctx, mo.st.aliveKey(mo.cfg.Name), mo.Addr(), clientv3.WithLease(sess.Lease())); err != nil {
+		return err
+	}
 	rcancel()
+	return mo.lead(ctx, sess)
+}
+
+// revokeOldSessions revokes the leases of this monitor's earlier
+// sessions that still hold its liveness key or a campaign: a monitor
+// killed without closing its session leaves them until their TTL runs
+// out, and its restart would wait that long to lead (a lone monitor: the
+// whole cluster without a leader). Monitor names are unique, so a key
+// under this name held by another lease belongs to a dead incarnation.
+func (mo *Mon) revokeOldSessions(ctx context.Context, cli *clientv3.Client, own clientv3.LeaseID) error {
+	stale := map[clientv3.LeaseID]bool{}
+	alive, err := cli.Get(ctx, mo.st.aliveKey(mo.cfg.Name))
 	if err != nil {
 		return err
 	}
-	return mo.lead(ctx, sess)
+	el, err := cli.Get(ctx, mo.st.electionPrefix()+"/", clientv3.WithPrefix())
+	if err != nil {
+		return err
+	}
+	for _, kv := range append(alive.Kvs, el.Kvs...) {
+		lease := clientv3.LeaseID(kv.Lease)
+		if lease == own || lease == clientv3.NoLease {
+			continue
+		}
+		if string(kv.Key) == mo.st.aliveKey(mo.cfg.Name) || strings.HasPrefix(string(kv.Value), mo.cfg.Name+" ") {
+			stale[lease] = true
+		}
+	}
+	for lease := range stale {
+		if _, err := cli.Revoke(ctx, lease); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return fmt.Errorf("revoking an earlier session of mon.%s: %w", mo.cfg.Name, err)
+		}
+		mo.log.Info("revoked an earlier session of this monitor", "lease", fmt.Sprintf("%x", int64(lease)))
+	}
+	return nil
 }
 
 // observeLeader keeps leaderInfo current.

@@ -306,8 +306,11 @@ func (o *OSD) activate(ctx context.Context, p *pg, v view, m *clustermap.Map, in
 			return fmt.Errorf("recording the active interval: %w", err)
 		}
 		if !ok {
-			o.log.Info("pg interval is no longer current; waiting for the new map", "pg", p.id.String())
-			return nil
+			// The monitor's map has moved this PG on. Peering ends when
+			// that map arrives here; until then it retries, because a map
+			// that moves it back (a pg_temp set and cleared, say) leaves
+			// this interval current without starting a new round.
+			return fmt.Errorf("the monitor refused to record interval %x at epoch %d: its map has moved on", v.interval, m.Epoch)
 		}
 	}
 	p.mu.Lock()

@@ -27,6 +27,9 @@ import (
 // The fault-injection suite on the multi-process cluster: writers record
 // every acknowledged write while the test SIGKILLs OSD processes (the
 // supervisor restarts them after 1 s), one at a time, mid-write. At the
+// second step the monitor (with its embedded etcd) is SIGKILLed with the
+// OSD, so the OSD's death must be noticed, reported and peered around
+// by a monitor that is itself restarting. At the
 // end every PG must be active+clean on its own, every object must read
 // back as its last acknowledged write (or a later write whose outcome
 // the client never learnt), a deep scrub of every PG must find nothing,
@@ -43,7 +46,7 @@ func TestProcsSIGKILL(t *testing.T) {
 	seeds := testcluster.FaultSeeds(t, 1)
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			procsFaults(t, seed, faultSpec{osds: 3, pool: "data", kill: 1})
+			procsFaults(t, seed, faultSpec{osds: 3, pool: "data", kill: 1, killMon: true})
 		})
 	}
 }
@@ -81,6 +84,8 @@ type faultSpec struct {
 	pool string      // the pool the writers write to
 	ec   *ecPoolSpec // if set, pool is created as an erasure-coded pool
 	kill int         // distinct OSDs SIGKILLed at the same moment per step
+	// killMon also SIGKILLs the monitor at the second step, with the OSDs.
+	killMon bool
 }
 
 // ecPoolSpec is an erasure-coded pool: profile k+m with one shard per
@@ -168,14 +173,18 @@ func procsFaults(t *testing.T, seed uint64, spec faultSpec) {
 	})
 	for step := range 3 {
 		time.Sleep(time.Duration(1000+r.IntN(2000)) * time.Millisecond)
-		victims := r.Perm(spec.osds)[:spec.kill]
-		names := make([]string, len(victims))
-		pids := make([]int, len(victims))
-		for i, v := range victims {
-			names[i] = fmt.Sprintf("osd.%d", v)
-			pid, ok := livePid(dir, names[i])
+		var names []string
+		for _, v := range r.Perm(spec.osds)[:spec.kill] {
+			names = append(names, fmt.Sprintf("osd.%d", v))
+		}
+		if spec.killMon && step == 1 {
+			names = append(names, "mon.a")
+		}
+		pids := make([]int, len(names))
+		for i, name := range names {
+			pid, ok := livePid(dir, name)
 			if !ok {
-				t.Fatalf("step %d: %s does not run; pid files %v", step, names[i], pidFiles(dir))
+				t.Fatalf("step %d: %s does not run; pid files %v", step, name, pidFiles(dir))
 			}
 			pids[i] = pid
 		}
@@ -187,8 +196,8 @@ func procsFaults(t *testing.T, seed uint64, spec faultSpec) {
 			}
 		}
 		// The supervisor starts them again after 1 s; let them rejoin
-		// before the next kill, so at most spec.kill OSDs are gone at a
-		// time.
+		// before the next kill, so at most spec.kill OSDs (and the
+		// monitor) are gone at a time.
 		for i, name := range names {
 			waitFor(t, time.Minute, name+" restarted", func() bool {
 				np, ok := livePid(dir, name)
