@@ -70,8 +70,11 @@ type Config struct {
 	// PeerDialOptions are added to every connection to another OSD
 	// (tests inject faults with an interceptor; nil: none).
 	PeerDialOptions []grpc.DialOption
-	Clock           clock.Clock
-	Logger          *slog.Logger
+	// MonDialOptions are added to every connection to a monitor (tests
+	// cut an OSD off from the monitors with an interceptor; nil: none).
+	MonDialOptions []grpc.DialOption
+	Clock          clock.Clock
+	Logger         *slog.Logger
 }
 
 func (c *Config) setDefaults() {

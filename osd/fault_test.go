@@ -23,8 +23,8 @@ import (
 // The fault-injection suite, in process: writers record every
 // acknowledged write (object, content hash) while a seeded schedule
 // stops and restarts OSDs, marks them out and in, adds an OSD, flips
-// bytes in stored chunks, and partitions an OSD from its peers (a gRPC
-// interceptor on peer connections). At the end the cluster must reach
+// bytes in stored chunks, and partitions an OSD from its peers, or from
+// its peers and the monitor (gRPC interceptors on its connections). At the end the cluster must reach
 // active+clean on its own, every object must read back as its last
 // acknowledged write (or a later one whose outcome was unknown), a deep
 // scrub after repairing the injected flips must find nothing, and every
@@ -55,11 +55,57 @@ func TestFaultsErasure(t *testing.T) {
 	}
 }
 
-// partitions cuts peer traffic to and from isolated OSDs.
+// partitions cuts peer traffic to and from isolated OSDs, and an
+// OSD's traffic to the monitor when monCut says so.
 type partitions struct {
 	mu       sync.Mutex
 	isolated map[string]bool // by address
 	ids      map[int32]bool
+	monCut   map[int32]bool
+}
+
+// monOptions are the dial options of OSD self's monitor connections: its
+// calls fail while it is cut off, and an open map subscription fails at
+// its next message.
+func (p *partitions) monOptions(self int32) []grpc.DialOption {
+	cut := func() error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.monCut[self] {
+			return fmt.Errorf("injected partition: osd.%d cannot reach the monitor", self)
+		}
+		return nil
+	}
+	unary := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if err := cut(); err != nil {
+			return err
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	stream := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		if err := cut(); err != nil {
+			return nil, err
+		}
+		cs, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return &cutStream{ClientStream: cs, cut: cut}, nil
+	}
+	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(unary), grpc.WithChainStreamInterceptor(stream)}
+}
+
+// cutStream drops what arrives on a stream while its partition is on.
+type cutStream struct {
+	grpc.ClientStream
+	cut func() error
+}
+
+func (s *cutStream) RecvMsg(m any) error {
+	if err := s.ClientStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return s.cut()
 }
 
 func (p *partitions) interceptor(self int32) grpc.UnaryClientInterceptor {
@@ -74,15 +120,18 @@ func (p *partitions) interceptor(self int32) grpc.UnaryClientInterceptor {
 	}
 }
 
-func (p *partitions) set(id int32, addr string, on bool) {
+// set cuts (on) or restores an OSD's peer traffic, and its monitor
+// traffic too when mon is set.
+func (p *partitions) set(id int32, addr string, on, mon bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.ids[id], p.isolated[addr] = on, on
+	p.monCut[id] = on && mon
 }
 
 func runFaults(t *testing.T, seed uint64, erasure bool) {
 	r := rand.New(rand.NewPCG(seed, 0x10119))
-	parts := &partitions{isolated: map[string]bool{}, ids: map[int32]bool{}}
+	parts := &partitions{isolated: map[string]bool{}, ids: map[int32]bool{}, monCut: map[int32]bool{}}
 	pool := "data"
 	if erasure {
 		pool = "" // created below
@@ -91,6 +140,7 @@ func runFaults(t *testing.T, seed uint64, erasure bool) {
 		HeartbeatInterval: 200 * time.Millisecond, HeartbeatGrace: 2 * time.Second, BeaconInterval: time.Second, PeerTimeout: 3 * time.Second,
 		OSD: func(i int, cfg *osd.Config) {
 			cfg.PeerDialOptions = append(cfg.PeerDialOptions, grpc.WithChainUnaryInterceptor(parts.interceptor(cfg.ID)))
+			cfg.MonDialOptions = append(cfg.MonDialOptions, parts.monOptions(cfg.ID)...)
 			cfg.SyncRetry = 200 * time.Millisecond
 		}})
 	conn := connect(t, c)
@@ -170,10 +220,14 @@ func runFaults(t *testing.T, seed uint64, erasure bool) {
 			sleep()
 			setState(od.Config.ID, pb.OSDSetState_STATE_IN)
 		case ev == 2 && od.O != nil:
-			t.Logf("step %d: partition osd.%d from its peers", step, od.Config.ID)
-			parts.set(od.Config.ID, od.O.Addr(), true)
+			// From its peers only (its beacons still reach the monitor,
+			// so it flaps), or from the monitor too (it keeps its old
+			// map while the others move on without it).
+			mon := r.IntN(2) == 0
+			t.Logf("step %d: partition osd.%d from its peers (and the monitor: %v)", step, od.Config.ID, mon)
+			parts.set(od.Config.ID, od.O.Addr(), true, mon)
 			time.Sleep(3 * time.Second)
-			parts.set(od.Config.ID, od.O.Addr(), false)
+			parts.set(od.Config.ID, od.O.Addr(), false, false)
 		case ev == 3 && !added:
 			added = true
 			nod := c.AddOSD()

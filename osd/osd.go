@@ -128,7 +128,7 @@ func New(cfg Config) (*OSD, error) {
 	}
 	o.hb.init()
 	for _, h := range cfg.MonHosts {
-		cc, err := transport.Dial(h, cliTLS)
+		cc, err := transport.Dial(h, cliTLS, cfg.MonDialOptions...)
 		if err != nil {
 			o.closeConns()
 			lis.Close()
