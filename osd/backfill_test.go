@@ -43,9 +43,10 @@ func (pc *pushCounter) to(addr string) int {
 }
 
 // TestBackfillResumesAfterRestart: a backfill target stopped halfway
-// through keeps what it received, and when it returns the backfill
-// copies only the objects it still lacks: a rescan of names, not a new
-// copy of the PG.
+// through keeps what it received, and when it returns only the objects
+// it still lacks are copied. (Its copy is marked incomplete with an
+// empty log, so peering log-recovers it from the PG's first write; the
+// primary first asks it what it holds, see pruneMissing.)
 func TestBackfillResumesAfterRestart(t *testing.T) {
 	const objects = 120
 	pc := &pushCounter{objs: map[string]int{}}
@@ -55,7 +56,7 @@ func TestBackfillResumesAfterRestart(t *testing.T) {
 			cfg.PeerDialOptions = append(cfg.PeerDialOptions, grpc.WithChainUnaryInterceptor(pc.interceptor()))
 			cfg.SyncRetry = 200 * time.Millisecond
 			// Slow enough that the target can be stopped halfway.
-			cfg.RecoveryMaxBytes = 256 << 10
+			cfg.RecoveryMaxBytes = 128 << 10
 		}})
 	conn := connect(t, c)
 	ctx := context.Background()

@@ -253,6 +253,7 @@ func (o *OSD) activate(ctx context.Context, p *pg, v view, m *clustermap.Map, in
 				mem.missing[oid] = true
 			}
 			mem.objectsLeft = uint64(len(pm.Missing))
+			mem.prune = peer.Info.GetIncomplete() && v.code == nil
 			// Its log is cut back to the last entry it shares with the
 			// authority, and it is marked incomplete until recovery
 			// hands it the authority's log.

@@ -122,6 +122,10 @@ type member struct {
 	catchingUp bool
 	// missing: objects it lacks at their newest version (log recovery).
 	missing map[string]bool
+	// prune: its copy was marked incomplete (cut short while being
+	// filled), so it may hold objects of missing its log does not show;
+	// recovery drops those from missing before copying (pruneMissing).
+	prune bool
 	// Backfill progress: objects <= cursor are in step (all of them once
 	// done); writes to objects past the cursor but within the page being
 	// copied are remembered in dirty and copied again.

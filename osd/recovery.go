@@ -59,25 +59,37 @@ func (o *OSD) recoverOnce(ctx context.Context, p *pg, gen uint64) error {
 		return nil
 	}
 	v := p.viewLocked()
-	var logMembers, backfills []*member
-	missing := map[string]bool{}
+	var logMembers, backfills, prune []*member
 	for _, mem := range p.members {
 		switch {
 		case mem.backfill:
 			backfills = append(backfills, mem)
 		case mem.catchingUp:
 			logMembers = append(logMembers, mem)
-			for oid := range mem.missing {
-				missing[oid] = true
+			if mem.prune {
+				prune = append(prune, mem)
 			}
+		}
+	}
+	p.recovering = len(logMembers) > 0 || len(p.selfMissing) > 0
+	p.mu.Unlock()
+	o.kickStats()
+	for _, mem := range prune {
+		if err := o.pruneMissing(ctx, p, v, m, mem); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	missing := map[string]bool{}
+	for _, mem := range logMembers {
+		for oid := range mem.missing {
+			missing[oid] = true
 		}
 	}
 	for oid := range p.selfMissing {
 		missing[oid] = true
 	}
-	p.recovering = len(logMembers) > 0 || len(p.selfMissing) > 0
 	p.mu.Unlock()
-	o.kickStats()
 
 	// Log recovery: copy every missing object, then hand over the log.
 	if len(missing) > 0 || len(logMembers) > 0 {
@@ -297,6 +309,70 @@ func (o *OSD) pushObjects(ctx context.Context, m *clustermap.Map, p *pg, v view,
 		}
 	}
 	return send()
+}
+
+// pruneMissing drops from a log-recovering member's missing set the
+// objects it already holds at the primary's version. A copy cut short
+// while it was being filled (a backfill target or an empty member
+// stopped halfway) holds objects its empty log does not show: log
+// recovery from the PG's first write would copy them all again. A
+// version read on each side at a different moment can only differ
+// because of a write in between, which keeps the object missing; equal
+// versions are the same write.
+func (o *OSD) pruneMissing(ctx context.Context, p *pg, v view, m *clustermap.Map, mem *member) error {
+	cl, err := o.peerOf(m, mem.id)
+	if err != nil {
+		return err
+	}
+	held, after := 0, ""
+	for {
+		cctx, cancel := context.WithTimeout(ctx, o.cfg.PeerTimeout)
+		rep, err := cl.Scan(cctx, &pb.ScanRequest{Pool: p.id.Pool, Ps: p.id.PS, Interval: v.interval, Epoch: v.epoch, StartAfter: after, Max: backfillPage})
+		cancel()
+		if err == nil && rep.GetResult() != pb.Result_OK {
+			err = fmt.Errorf("%s: %s", rep.GetResult(), rep.GetMessage())
+		}
+		if err != nil {
+			return fmt.Errorf("scanning osd.%d for what it holds: %w", mem.id, err)
+		}
+		var same []string
+		for _, ov := range rep.GetObjects() {
+			p.mu.Lock()
+			want := mem.missing[ov.GetOid()]
+			p.mu.Unlock()
+			if !want {
+				continue
+			}
+			mine, err := o.store.Meta(p.id, ov.GetOid())
+			if err == nil && pgplan.EvCompare(mine.GetVersion(), ov.GetVersion()) == 0 {
+				same = append(same, ov.GetOid())
+			}
+		}
+		p.mu.Lock()
+		if p.gen != v.gen {
+			p.mu.Unlock()
+			return nil
+		}
+		for _, oid := range same {
+			if mem.missing[oid] {
+				delete(mem.missing, oid)
+				if mem.objectsLeft > 0 {
+					mem.objectsLeft--
+				}
+				held++
+			}
+		}
+		p.mu.Unlock()
+		objs := rep.GetObjects()
+		if !rep.GetMore() || len(objs) == 0 {
+			break
+		}
+		after = objs[len(objs)-1].GetOid()
+	}
+	if held > 0 {
+		o.log.Info("pg member already holds part of what it lacked", "pg", p.id.String(), "osd", mem.id, "held", held)
+	}
+	return nil
 }
 
 // completeMember hands a member whose objects are in step the primary's

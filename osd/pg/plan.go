@@ -398,15 +398,6 @@ func compare(id int32, p Peer, a Peer) Member {
 	}
 	authLU := a.Info.GetLastUpdate()
 	tail := a.Info.GetLogTail()
-	if p.Exists && p.Info.GetIncomplete() && len(p.Log) == 0 && p.Info.GetLastUpdate().GetVersion() == 0 && authLU.GetVersion() > 0 {
-		// A copy cut short while it was being filled (a backfill target,
-		// or an empty member recovering from the PG's first write): it
-		// has no log to say what it holds, but holds what it received.
-		// Comparing object by object copies only the rest; log recovery
-		// from the first write would copy everything again.
-		m.Role = Backfill
-		return m
-	}
 	// The authority's log covers everything after version v when v is at
 	// or past its tail, or when its log reaches back to the PG's first
 	// write (version 1) or it has no writes at all.

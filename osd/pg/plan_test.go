@@ -224,28 +224,6 @@ func TestDecide(t *testing.T) {
 				t.Errorf("osd.1: %+v", m)
 			}
 		},
-	}, {
-		name: "a copy whose filling was cut short is backfilled, not recovered from the first write",
-		in: Input{Self: 0, Up: []int32{0, 1}, Acting: []int32{0, 1}, Size: 2, MinSize: 1, IsUp: allUp,
-			LastActive: &pb.ActiveInterval{Epoch: 5, Acting: []int32{0}},
-			Peers:      map[int32]Peer{0: peer(0, base...), 1: {Exists: true, Info: &pb.PGInfo{Incomplete: true}}}},
-		outcome: WantTemp,
-		check: func(t *testing.T, p Plan) {
-			if !slices.Equal(p.Temp, []int32{0}) {
-				t.Errorf("temp %v, want [0] while osd.1 backfills", p.Temp)
-			}
-		},
-	}, {
-		name: "with the pg_temp in place the cut-short copy backfills",
-		in: Input{Self: 0, Up: []int32{0, 1}, Acting: []int32{0}, Size: 2, MinSize: 1, IsUp: allUp,
-			LastActive: &pb.ActiveInterval{Epoch: 5, Acting: []int32{0}},
-			Peers:      map[int32]Peer{0: peer(0, base...), 1: {Exists: true, Info: &pb.PGInfo{Incomplete: true}}}},
-		outcome: Activate,
-		check: func(t *testing.T, p Plan) {
-			if len(p.Backfill) != 1 || p.Backfill[0].OSD != 1 || p.Backfill[0].Role != Backfill {
-				t.Errorf("backfill %+v, want osd.1", p.Backfill)
-			}
-		},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
