@@ -281,8 +281,12 @@ func (o *OSD) ecFetch(ctx context.Context, p *pg, v view, oid string, ver *pb.Ev
 		read(code.K() - good)
 	}
 	if good < code.K() {
-		return nil, stale, fmt.Errorf("%w: object %q: %d of the k=%d shards needed could be read (stale or absent: %v): %w",
-			store.ErrIO, oid, good, code.K(), stale, errors.Join(errs...))
+		err := fmt.Errorf("%w: object %q: %d of the k=%d shards needed could be read (stale or absent: %v)",
+			store.ErrIO, oid, good, code.K(), stale)
+		if len(errs) > 0 {
+			err = fmt.Errorf("%w: %w", err, errors.Join(errs...))
+		}
+		return nil, stale, err
 	}
 	return shards, stale, nil
 }

@@ -8,11 +8,16 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/loligo/loligo/clustermap"
 	"github.com/loligo/loligo/internal/testcluster"
+	"github.com/loligo/loligo/osd"
 	pb "github.com/loligo/loligo/proto/loligopb"
 	"github.com/loligo/loligo/rados"
 )
@@ -422,4 +427,52 @@ func TestECLostShards(t *testing.T) {
 		readAllWant("after they returned")
 	}
 	deepScrubAll(t, c, conn, "ecl")
+}
+
+// TestECPrimaryRollsBackFirstWrite: the first write of an erasure-coded
+// PG reaches only its primary (the shard writes to the others fail), so
+// peering must undo the primary's only entry, with no common entry to
+// roll back to. The PG must become active+clean, and the object either
+// holds the write (had it been acknowledged) or does not exist.
+func TestECPrimaryRollsBackFirstWrite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a cluster")
+	}
+	var block atomic.Bool
+	refuseRepOps := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if block.Load() && strings.HasSuffix(method, "/RepOp") {
+			return fmt.Errorf("injected: shard write to %s refused", cc.Target())
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	c := testcluster.Start(t, testcluster.Options{OSDs: 4, PeerTimeout: 3 * time.Second,
+		OSD: func(i int, cfg *osd.Config) {
+			cfg.PeerDialOptions = append(cfg.PeerDialOptions, grpc.WithChainUnaryInterceptor(refuseRepOps))
+			cfg.SyncRetry = 100 * time.Millisecond
+		}})
+	conn := connect(t, c)
+	io := ecPool(t, c, conn, "first", 2, 2, 0, 0, 4)
+	block.Store(true)
+	wctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	err := io.WriteFull(wctx, "o", []byte("never on k shards"))
+	cancel()
+	if err == nil {
+		t.Fatal("the write was acknowledged although no other shard took it")
+	}
+	// Peering runs while the shard writes are still refused: it does not
+	// need them.
+	c.WaitClean(time.Minute)
+	block.Store(false)
+	c.WaitClean(time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if got, err := io.Read(ctx, "o", 0, 0); !errors.Is(err, rados.ErrNotFound) {
+		t.Fatalf("the unacknowledged first write reads back as %q, %v; want not found", got, err)
+	}
+	if err := io.WriteFull(ctx, "o", []byte("second")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.Read(ctx, "o", 0, 0); err != nil || string(got) != "second" {
+		t.Fatalf("after a new write: %q %v", got, err)
+	}
 }

@@ -196,8 +196,13 @@ func (o *OSD) activate(ctx context.Context, p *pg, v view, m *clustermap.Map, in
 		// lacks; the shards it then misses are rebuilt by recovery (a
 		// client op rebuilds the one it touches first).
 		if self.Rollback {
-			if err := o.store.RollbackTo(p.id, self.Common); err != nil {
-				return fmt.Errorf("rolling back to %v: %w", self.Common, err)
+			// No common entry (nil): every write it logged is undone.
+			to := self.Common
+			if to == nil {
+				to = &pb.Eversion{}
+			}
+			if err := o.store.RollbackTo(p.id, to); err != nil {
+				return fmt.Errorf("rolling back to %v: %w", to, err)
 			}
 		}
 	}

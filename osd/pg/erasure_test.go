@@ -23,6 +23,8 @@ func shardPeer(s int32, rb *pb.Eversion, keep int, writes ...w) Peer {
 	return p
 }
 
+func proto32(v int32) *int32 { return &v }
+
 func osdsOf(ms []Member) (ids, shards []int32) {
 	for _, m := range ms {
 		ids, shards = append(ids, m.OSD), append(shards, m.Shard)
@@ -120,6 +122,26 @@ func TestDecideErasure(t *testing.T) {
 				t.Errorf("osd.0: %+v", m)
 			}
 		},
+	}, {
+		// The primary's first write of an empty PG reached only itself,
+		// after earlier attempts were rolled back: its versions skipped
+		// theirs, so its log does not start at version 1.
+		name: "a primary whose whole log is divergent rolls back to nothing when nothing limits its rollback",
+		in: ec(0, []int32{0, 1, 2}, []int32{0, 1, 2}, allUp, last, map[int32]Peer{
+			0: shardPeer(0, nil, 0, w{"a", 6, 3}),
+			1: {Exists: true, Info: &pb.PGInfo{Shard: proto32(1)}}, 2: {Exists: true, Info: &pb.PGInfo{Shard: proto32(2)}}}),
+		outcome: Activate,
+		check: func(t *testing.T, p Plan) {
+			if m := p.Acting[0]; !m.Rollback || m.Divergent != 1 || m.Common != nil || m.Role != Complete {
+				t.Errorf("osd.0: %+v, want its one entry rolled back to nothing", m)
+			}
+		},
+	}, {
+		name: "the same log past its rollback tail cannot be undone: the primary's shard is backfilled",
+		in: ec(0, []int32{0, 1, 2}, []int32{0, 1, 2}, allUp, last, map[int32]Peer{
+			0: shardPeer(0, ev(6, 2), 0, w{"a", 6, 3}),
+			1: {Exists: true, Info: &pb.PGInfo{Shard: proto32(1)}}, 2: {Exists: true, Info: &pb.PGInfo{Shard: proto32(2)}}}),
+		outcome: WantTemp,
 	}, {
 		name: "a divergent member rolls back and recovers only the authority's objects",
 		// osd.2 led epoch 7 with writes nobody else got.

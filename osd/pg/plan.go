@@ -437,9 +437,14 @@ func compare(id int32, p Peer, a Peer) Member {
 		lu := p.Info.GetLastUpdate()
 		if len(p.Log) > 0 {
 			lu = nil // everything it logged was divergent; before that, unknown
-			if p.Log[0].GetVersion().GetVersion() == 1 {
-				// Its log began with the PG's first write: it had
-				// nothing before.
+			if p.Log[0].GetVersion().GetVersion() == 1 || p.Info.GetRollbackTail() == nil && !p.Info.GetIncomplete() {
+				// Its log began with the PG's first write, or it has
+				// no rollback tail: no entry was ever trimmed from its
+				// log, applied without a record or installed (each of
+				// which sets the tail), so its log holds every write
+				// since the PG was empty. It had nothing before. (A
+				// primary's versions skip those of writes it rolled
+				// back, so the first entry need not be version 1.)
 				lu = &pb.Eversion{}
 			} else {
 				m.Role = Backfill
