@@ -307,16 +307,21 @@ func (o *OSD) activate(ctx context.Context, p *pg, v view, m *clustermap.Map, in
 	}
 	// 3. Record the interval with the monitor before serving in it.
 	if plan.Serve {
-		ok, err := o.recordActive(ctx, p.id, v, m)
+		ok, monEpoch, err := o.recordActive(ctx, p.id, v, m)
 		if err != nil {
 			return fmt.Errorf("recording the active interval: %w", err)
 		}
 		if !ok {
-			// The monitor's map has moved this PG on. Peering ends when
-			// that map arrives here; until then it retries, because a map
-			// that moves it back (a pg_temp set and cleared, say) leaves
-			// this interval current without starting a new round.
-			return fmt.Errorf("the monitor refused to record interval %x at epoch %d: its map has moved on", v.interval, m.Epoch)
+			// The monitor's map has moved this PG on: wait for that map,
+			// which ends this round with a new interval. If the PG is
+			// still in this one then (a map that moved it back, say a
+			// pg_temp set and cleared), peering retries: no new round
+			// would start on its own.
+			o.mapAtLeast(ctx, monEpoch)
+			if p.view().gen != v.gen {
+				return nil
+			}
+			return fmt.Errorf("the monitor refused to record interval %x at epoch %d (its map is at %d)", v.interval, m.Epoch, monEpoch)
 		}
 	}
 	p.mu.Lock()
@@ -395,17 +400,17 @@ func (o *OSD) pgHistory(ctx context.Context, id store.PGID) (*pb.ActiveInterval,
 }
 
 // recordActive records the interval the PG activates in; false means the
-// monitor's map has moved on.
-func (o *OSD) recordActive(ctx context.Context, id store.PGID, v view, m *clustermap.Map) (bool, error) {
+// monitor's map (at monEpoch) has moved on.
+func (o *OSD) recordActive(ctx context.Context, id store.PGID, v view, m *clustermap.Map) (ok bool, monEpoch uint64, err error) {
 	rep, err := monCall(ctx, o, func(ctx context.Context, c pb.MonClient) (*pb.PGActivateReply, error) {
 		return c.PGActivate(ctx, &pb.PGActivateRequest{Osd: o.cfg.ID, Intervals: []*pb.ActiveInterval{{
 			Pool: id.Pool, Seed: id.PS, Interval: v.interval, Epoch: m.Epoch, Acting: v.acting, Primary: v.primary,
 		}}})
 	})
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
-	return len(rep.GetAccepted()) == 1 && rep.GetAccepted()[0], nil
+	return len(rep.GetAccepted()) == 1 && rep.GetAccepted()[0], rep.GetEpoch(), nil
 }
 
 // requestTemp asks the monitor for a pg_temp (empty: clear it).

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -62,12 +61,6 @@ func TestProcsSIGKILL(t *testing.T) {
 func TestProcsSIGKILLErasure(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a multi-process cluster under faults")
-	}
-	if os.Getenv("LOLIGO_EC_PROCS") == "" {
-		// Known issue: under -race one PG of 48 stayed peering after the
-		// third double kill (seed 1); it passes without -race (seeds
-		// 1-7). Kept out of make test until that is found.
-		t.Skip("set LOLIGO_EC_PROCS=1: a PG can stay peering under -race (see the issue 6 note)")
 	}
 	seeds := testcluster.FaultSeeds(t, 1)
 	for _, seed := range seeds {
