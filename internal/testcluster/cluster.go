@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,15 +72,38 @@ type Mon struct {
 // Running reports whether the monitor runs.
 func (m *Mon) Running() bool { return m.cancel != nil }
 
-// FreePort returns a loopback port that was free a moment ago.
+// handedOut holds the ports FreePort returned in this test process: the
+// kernel may give a port it just freed to the next bind to port 0, and
+// two of a cluster's addresses must never be the same port (an etcd
+// member's client and peer URLs were).
+var handedOut struct {
+	sync.Mutex
+	ports map[int]bool
+}
+
+// FreePort returns a loopback port that was free a moment ago and that
+// it has not returned before in this process.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports == nil {
+		handedOut.ports = map[int]bool{}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	for try := 0; try < 100; try++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
+	}
+	t.Fatal("no loopback port that was not handed out before, in 100 tries")
+	return 0
 }
 
 // StartMons bootstraps a cluster of n monitors (names a, b, c, ...), each
