@@ -1006,20 +1006,8 @@ func (o *OSD) ecReplicate(ctx context.Context, p *pg, v view, steps [][]*pb.OpSt
 			errs[i] = err
 		})
 	}
-	var localErr error
 	self := v.position(o.cfg.ID)
-	p.ivMu.RLock()
-	if p.view().interval != v.interval {
-		localErr = fmt.Errorf("the interval changed")
-	} else {
-		localErr = o.applyShard(p.id, steps[self], entry, mtime, false)
-	}
-	p.ivMu.RUnlock()
-	if localErr == nil {
-		p.mu.Lock()
-		p.remember(entry)
-		p.mu.Unlock()
-	}
+	localErr := p.applyLocal(v, entry, func() error { return o.applyShard(p.id, steps[self], entry, mtime, false) })
 	wg.Wait()
 	if localErr != nil {
 		p.repeer(v.gen)
@@ -1229,22 +1217,11 @@ func (o *OSD) completeSelf(ctx context.Context, p *pg, v view) error {
 	if err != nil || !info.GetIncomplete() {
 		return err
 	}
-	p.mu.Lock()
-	if p.gen != v.gen || len(p.selfMissing) > 0 {
-		p.mu.Unlock()
-		return nil
-	}
-	p.barrier = true
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.barrier = false
-		p.wake()
-		p.mu.Unlock()
-	}()
-	if err := p.waitDrained(ctx); err != nil {
+	release, ok, err := p.holdWrites(ctx, v.gen, func() bool { return len(p.selfMissing) == 0 })
+	if !ok {
 		return err
 	}
+	defer release()
 	if info, err = o.store.Info(p.id); err != nil {
 		return err
 	}

@@ -300,19 +300,7 @@ func (o *OSD) replicate(ctx context.Context, p *pg, v view, txn *pb.Txn, entry *
 	for i, t := range targets {
 		wg.Go(func() { errs[i] = o.repOp(ctx, m, t.id, p, v, txn, entry, t.unlogged) })
 	}
-	p.ivMu.RLock()
-	var localErr error
-	if p.view().interval != v.interval {
-		localErr = fmt.Errorf("the interval changed")
-	} else {
-		localErr = o.store.Apply(p.id, txn, entry)
-	}
-	p.ivMu.RUnlock()
-	if localErr == nil {
-		p.mu.Lock()
-		p.remember(entry)
-		p.mu.Unlock()
-	}
+	localErr := p.applyLocal(v, entry, func() error { return o.store.Apply(p.id, txn, entry) })
 	wg.Wait()
 	if localErr != nil {
 		p.repeer(v.gen)

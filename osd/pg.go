@@ -2,6 +2,7 @@ package osd
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -392,6 +393,54 @@ func (p *pg) endWrite() {
 		close(p.drained)
 		p.drained = nil
 	}
+}
+
+// holdWrites stops writes of generation gen from starting and waits for
+// those in flight, so the PG's log can be handed over or rewritten;
+// release lets writes go on. When the PG has moved past gen, or ready
+// (checked under p.mu; nil: always) says no, nothing is held and ok is
+// false.
+func (p *pg) holdWrites(ctx context.Context, gen uint64, ready func() bool) (release func(), ok bool, err error) {
+	p.mu.Lock()
+	if p.gen != gen || ready != nil && !ready() {
+		p.mu.Unlock()
+		return nil, false, nil
+	}
+	p.barrier = true
+	p.mu.Unlock()
+	release = func() {
+		p.mu.Lock()
+		p.barrier = false
+		p.wake()
+		p.mu.Unlock()
+	}
+	if err := p.waitDrained(ctx); err != nil {
+		release()
+		return nil, false, err
+	}
+	return release, true, nil
+}
+
+// errIntervalChanged: a write's PG moved to a new interval before the
+// primary applied its own part.
+var errIntervalChanged = errors.New("the interval changed")
+
+// applyLocal runs apply, the primary's own part of a write, unless the
+// PG has left interval v, and adds entry to the dedup table once it is
+// applied.
+func (p *pg) applyLocal(v view, entry *pb.LogEntry, apply func() error) error {
+	p.ivMu.RLock()
+	err := errIntervalChanged
+	if p.view().interval == v.interval {
+		err = apply()
+	}
+	p.ivMu.RUnlock()
+	if err == nil {
+		p.mu.Lock()
+		p.remember(entry)
+		p.mu.Unlock()
+	}
+	return err
 }
 
 // waitDrained waits until no write is in flight.

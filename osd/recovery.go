@@ -326,12 +326,7 @@ func (o *OSD) pruneMissing(ctx context.Context, p *pg, v view, m *clustermap.Map
 	}
 	held, after := 0, ""
 	for {
-		cctx, cancel := context.WithTimeout(ctx, o.cfg.PeerTimeout)
-		rep, err := cl.Scan(cctx, &pb.ScanRequest{Pool: p.id.Pool, Ps: p.id.PS, Interval: v.interval, Epoch: v.epoch, StartAfter: after, Max: backfillPage})
-		cancel()
-		if err == nil && rep.GetResult() != pb.Result_OK {
-			err = fmt.Errorf("%s: %s", rep.GetResult(), rep.GetMessage())
-		}
+		rep, err := o.scanPage(ctx, cl, p, v, after)
 		if err != nil {
 			return fmt.Errorf("scanning osd.%d for what it holds: %w", mem.id, err)
 		}
@@ -375,26 +370,27 @@ func (o *OSD) pruneMissing(ctx context.Context, p *pg, v view, m *clustermap.Map
 	return nil
 }
 
+// scanPage asks a member for one page of its objects and versions after
+// name after.
+func (o *OSD) scanPage(ctx context.Context, cl pb.OSDClient, p *pg, v view, after string) (*pb.ScanReply, error) {
+	cctx, cancel := context.WithTimeout(ctx, o.cfg.PeerTimeout)
+	defer cancel()
+	rep, err := cl.Scan(cctx, &pb.ScanRequest{Pool: p.id.Pool, Ps: p.id.PS, Interval: v.interval, Epoch: v.epoch, StartAfter: after, Max: backfillPage})
+	if err == nil && rep.GetResult() != pb.Result_OK {
+		err = fmt.Errorf("%s: %s", rep.GetResult(), rep.GetMessage())
+	}
+	return rep, err
+}
+
 // completeMember hands a member whose objects are in step the primary's
 // log, with writes held back so that no entry is missed, and marks it
 // complete.
 func (o *OSD) completeMember(ctx context.Context, p *pg, v view, m *clustermap.Map, mem *member) error {
-	p.mu.Lock()
-	if p.gen != v.gen {
-		p.mu.Unlock()
-		return nil
-	}
-	p.barrier = true
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		p.barrier = false
-		p.wake()
-		p.mu.Unlock()
-	}()
-	if err := p.waitDrained(ctx); err != nil {
+	release, ok, err := p.holdWrites(ctx, v.gen, nil)
+	if !ok {
 		return err
 	}
+	defer release()
 	info, err := o.store.Info(p.id)
 	if err != nil {
 		return err
@@ -434,12 +430,7 @@ func (o *OSD) backfill(ctx context.Context, p *pg, v view, m *clustermap.Map, me
 		if err != nil {
 			return err
 		}
-		cctx, cancel := context.WithTimeout(ctx, o.cfg.PeerTimeout)
-		rep, err := cl.Scan(cctx, &pb.ScanRequest{Pool: p.id.Pool, Ps: p.id.PS, Interval: v.interval, Epoch: v.epoch, StartAfter: after, Max: backfillPage})
-		cancel()
-		if err == nil && rep.GetResult() != pb.Result_OK {
-			err = fmt.Errorf("%s: %s", rep.GetResult(), rep.GetMessage())
-		}
+		rep, err := o.scanPage(ctx, cl, p, v, after)
 		if err != nil {
 			return fmt.Errorf("scanning backfill target osd.%d: %w", mem.id, err)
 		}
