@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -121,6 +122,10 @@ type plan struct {
 	txn    *pb.Txn
 	old    *pb.ObjectMeta // the object on disk before
 	ingest bool           // chunks go through an ingested sstable
+	// wipe: Install over metadata that failed to read (corruption): every
+	// generation and the omap of the object are deleted, whatever the
+	// lost metadata named.
+	wipe bool
 
 	// ApplyKeep: the rollback record (key and encoded value) and the
 	// generation it keeps alive (0: none).
@@ -216,10 +221,17 @@ func (s *Store) write(pg PGID, req *writeReq) error {
 	var ingest []*plan
 	for _, t := range req.txns {
 		old, err := s.loadMeta(s.db, pg, t.GetOid())
+		wipe := false
 		if err != nil {
-			return err
+			// A replacing install is how a corrupt copy is repaired: it
+			// needs nothing of the old object.
+			if !req.replace || !errors.Is(err, ErrCorrupt) {
+				return err
+			}
+			s.log.Warn("replacing an object whose metadata is corrupt", "pg", pg.String(), "oid", t.GetOid(), "err", err)
+			old, wipe = nil, true
 		}
-		p := &plan{txn: t, old: old}
+		p := &plan{txn: t, old: old, wipe: wipe}
 		if req.keep {
 			if err := s.keepPlan(pg, p, req.entry.GetVersion()); err != nil {
 				return err
@@ -232,7 +244,19 @@ func (s *Store) write(pg PGID, req *writeReq) error {
 		req.plans = append(req.plans, p)
 	}
 	if len(ingest) > 0 {
-		if err := s.ingest(pg, ingest); err != nil {
+		err := s.ingest(pg, ingest)
+		if errors.Is(err, ErrCorrupt) {
+			// Ingesting splits the sstable the new one lands in, which
+			// reads it: a corrupt block there fails the ingest, though
+			// the write needs nothing of it. The chunks go through the
+			// batch instead (a repair must not depend on the damage).
+			s.log.Warn("ingest met a corrupt sstable; writing through the log instead", "pg", pg.String(), "err", err)
+			for _, p := range ingest {
+				p.ingest = false
+			}
+			ingest, err = nil, nil
+		}
+		if err != nil {
 			return err
 		}
 		if s.hooks.crashAfterIngest != nil && s.hooks.crashAfterIngest() {
@@ -302,6 +326,9 @@ func (s *Store) commitWrite(pg PGID, req *writeReq) error {
 		if p.old != nil {
 			objects--
 			bytes -= int64(p.old.GetSize())
+		}
+		if p.wipe {
+			objects-- // it existed; its size is lost with its metadata
 		}
 		if m := p.txn.GetMeta(); m != nil {
 			objects++
@@ -471,6 +498,20 @@ func (s *Store) batchTxn(b *pebble.Batch, pg PGID, p *plan, replace bool) error 
 		if t.GetDropChunks() && newChunked {
 			_ = b.DeleteRange(dataKey(pg, oid, m.GetGen(), t.GetDropChunksFrom()), genEnd(pg, oid, m.GetGen()), nil)
 		}
+		if m == nil {
+			_ = b.Delete(metaKey(pg, oid), nil)
+		}
+	} else if p.wipe {
+		// The lost metadata named the generations; delete them all, but
+		// for a new one already ingested.
+		all := objKey(pg, famData, oid)
+		if newChunked && p.ingest {
+			_ = b.DeleteRange(all, dataKey(pg, oid, m.GetGen(), 0), nil)
+			_ = b.DeleteRange(genEnd(pg, oid, m.GetGen()), prefixEnd(all), nil)
+		} else {
+			_ = b.DeleteRange(all, prefixEnd(all), nil)
+		}
+		_ = b.DeleteRange(omapAll, prefixEnd(omapAll), nil)
 		if m == nil {
 			_ = b.Delete(metaKey(pg, oid), nil)
 		}

@@ -3,7 +3,9 @@ package store
 import (
 	"errors"
 	"fmt"
+	"syscall"
 
+	crdberrors "github.com/cockroachdb/errors"
 	"github.com/cockroachdb/pebble"
 
 	pb "github.com/loligo/loligo/proto/loligopb"
@@ -31,6 +33,9 @@ var (
 	ErrCorrupt = errors.New("store: data corrupt")
 	// ErrIO: the disk or Pebble failed.
 	ErrIO = errors.New("store: I/O error")
+	// ErrNoSpace: the file system is full (ENOSPC). Operations that hit
+	// it also wrap ErrIO: the store fails, as after any failed write.
+	ErrNoSpace = errors.New("store: no space left on device")
 	// ErrClosed: the store is closed.
 	ErrClosed = errors.New("store: closed")
 	// ErrNoRollback: RollbackTo was asked to undo a write that kept no
@@ -83,11 +88,24 @@ func Result(err error) pb.Result {
 
 // dbErr classifies an error from Pebble: corruption becomes ErrCorrupt
 // (and is counted), everything else ErrIO. what names the operation.
+//
+// Pebble marks corruption (a block or table checksum mismatch, a
+// malformed table, WAL or MANIFEST) with cockroachdb/errors' Mark, which
+// the standard library's errors.Is does not see: only that package's Is
+// recognizes the mark. (Pebble also marks a batch over 4 GiB as
+// corruption; the store's batches are bounded far below that.)
 func (s *Store) dbErr(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, pebble.ErrCorruption) {
+	if isNoSpace(err) {
+		// A store that cannot write cannot serve (a flush or the WAL
+		// would fail next): it fails, and its OSD goes down until there
+		// is room again.
+		s.fail(err)
+		return fmt.Errorf("%s: %w: %w: %w", what, ErrIO, ErrNoSpace, err)
+	}
+	if IsPebbleCorruption(err) {
 		s.corrupt.Add(1)
 		return fmt.Errorf("%s: %w: %w", what, ErrCorrupt, err)
 	}
@@ -98,4 +116,15 @@ func (s *Store) dbErr(what string, err error) error {
 func (s *Store) corruptErr(format string, args ...any) error {
 	s.corrupt.Add(1)
 	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrCorrupt)
+}
+
+// IsPebbleCorruption reports whether err is (or wraps) an error Pebble
+// marked as corruption.
+func IsPebbleCorruption(err error) bool {
+	return err != nil && crdberrors.Is(err, pebble.ErrCorruption)
+}
+
+// isNoSpace reports whether err comes from a full file system.
+func isNoSpace(err error) bool {
+	return err != nil && (errors.Is(err, syscall.ENOSPC) || crdberrors.Is(err, syscall.ENOSPC))
 }

@@ -31,8 +31,11 @@ func (s *Store) get(r pebble.Reader, k []byte) (v []byte, found bool, err error)
 // loadMeta reads an object's metadata (nil when absent).
 func (s *Store) loadMeta(r pebble.Reader, pg PGID, oid string) (*pb.ObjectMeta, error) {
 	v, found, err := s.get(r, metaKey(pg, oid))
-	if err != nil || !found {
-		return nil, err
+	if err != nil {
+		return nil, fmt.Errorf("pg %s object %q: metadata: %w", pg, oid, err)
+	}
+	if !found {
+		return nil, nil
 	}
 	m := &pb.ObjectMeta{}
 	if err := proto.Unmarshal(v, m); err != nil {
@@ -78,6 +81,15 @@ func (s *Store) readChunk(r pebble.Reader, pg PGID, oid string, gen uint64, idx 
 
 // eachChunk calls fn, in index order, with every stored chunk of gen whose
 // index is in [lo, hi), verified; data is valid only during the call.
+//
+// It reads with an iterator. An iterator positioned in an sstable loads
+// whole blocks, so it can fail on a corrupt block that holds no key of
+// this generation (an older generation's chunks, shadowed since a repair
+// rewrote the object, or a neighbour's). When the iterator fails on
+// Pebble corruption, the chunks not yet delivered are read one key at a
+// time instead: a point read stops at the newest level holding its key,
+// so it reaches the corrupt block only if a chunk of this generation
+// lives there, and then the error is this object's.
 func (s *Store) eachChunk(r pebble.Reader, pg PGID, oid string, gen uint64, lo, hi uint64, fn func(idx uint32, data []byte, sum uint64) error) error {
 	if lo >= hi {
 		return nil
@@ -86,9 +98,32 @@ func (s *Store) eachChunk(r pebble.Reader, pg PGID, oid string, gen uint64, lo, 
 	if hi <= 1<<32-1 {
 		upper = dataKey(pg, oid, gen, uint32(hi))
 	}
+	next := lo // the first index not yet passed to fn
+	fallback := func(err error) error {
+		if !IsPebbleCorruption(err) || hi > 1<<32-1 {
+			return s.dbErr(fmt.Sprintf("pg %s object %q: read chunks", pg, oid), err)
+		}
+		for idx := next; idx < hi; idx++ {
+			v, found, err := s.get(r, dataKey(pg, oid, gen, uint32(idx)))
+			if err != nil {
+				return fmt.Errorf("pg %s object %q chunk %d: %w", pg, oid, idx, err)
+			}
+			if !found {
+				continue
+			}
+			data, sum, err := s.checkChunk(pg, oid, uint32(idx), v)
+			if err == nil {
+				err = fn(uint32(idx), data, sum)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: dataKey(pg, oid, gen, uint32(lo)), UpperBound: upper})
 	if err != nil {
-		return s.dbErr("read chunks", err)
+		return fallback(err)
 	}
 	for ok := it.First(); ok; ok = it.Next() {
 		k := it.Key()
@@ -96,7 +131,7 @@ func (s *Store) eachChunk(r pebble.Reader, pg PGID, oid string, gen uint64, lo, 
 		v, err := it.ValueAndErr()
 		if err != nil {
 			_ = it.Close()
-			return s.dbErr("read chunk", err)
+			return fallback(err)
 		}
 		data, sum, err := s.checkChunk(pg, oid, idx, v)
 		if err == nil {
@@ -106,9 +141,10 @@ func (s *Store) eachChunk(r pebble.Reader, pg PGID, oid string, gen uint64, lo, 
 			_ = it.Close()
 			return err
 		}
+		next = uint64(idx) + 1
 	}
 	if err := it.Close(); err != nil {
-		return s.dbErr("read chunks", err)
+		return fallback(err)
 	}
 	return nil
 }

@@ -29,9 +29,11 @@ type Store struct {
 	db      *pebble.DB
 	dbOpts  *pebble.Options
 	corrupt atomic.Uint64
-	// failed holds the first fatal error (a failed commit or sync, or a
-	// Pebble fatal error); once set, every operation fails with ErrIO.
-	failed atomic.Pointer[error]
+	// failed holds the first fatal error (a failed commit or sync, a
+	// Pebble fatal error, corruption met by a background compaction);
+	// once set, every operation fails with ErrIO. failedCh is closed then.
+	failed   atomic.Pointer[error]
+	failedCh chan struct{}
 	// ingestSeq names the sstable files written for ingestion.
 	ingestSeq atomic.Uint64
 	// direct is -1 once the file system refused O_DIRECT.
@@ -82,7 +84,7 @@ func Open(o Options) (*Store, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{opts: o, log: o.Logger, pgs: map[PGID]*pgState{}}
+	s := &Store{opts: o, log: o.Logger, pgs: map[PGID]*pgState{}, failedCh: make(chan struct{})}
 	cache := pebble.NewCache(o.CacheSize)
 	defer cache.Unref()
 	s.dbOpts = s.pebbleOptions(cache)
@@ -119,7 +121,7 @@ func (s *Store) pebbleOptions(cache *pebble.Cache) *pebble.Options {
 		FormatMajorVersion: pebble.FormatVirtualSSTables,
 		Logger:             pebbleLogger{s},
 		EventListener: &pebble.EventListener{
-			BackgroundError: func(err error) { s.log.Error("pebble background error", "err", err) },
+			BackgroundError: s.backgroundError,
 			DiskSlow: func(info pebble.DiskSlowInfo) {
 				s.log.Warn("disk slow", "path", info.Path, "op", info.OpType.String(), "duration", info.Duration)
 			},
@@ -163,7 +165,48 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 func (s *Store) fail(err error) {
 	if s.failed.CompareAndSwap(nil, &err) {
 		s.log.Error("store failed; reopen it", "err", err)
+		close(s.failedCh)
 	}
+}
+
+// backgroundError handles an error of a flush or compaction. Pebble
+// retries a failed compaction at once, with the same inputs: one that
+// fails on a corrupt sstable fails again, hundreds of times a second,
+// and L0 grows until writes stall. Such a store cannot go on; it fails
+// (ErrCorrupt in FailCause) so its OSD stops serving and says why.
+func (s *Store) backgroundError(err error) {
+	if IsPebbleCorruption(err) {
+		s.corrupt.Add(1)
+		s.fail(fmt.Errorf("%w: a compaction met a corrupt sstable (%v); the store's data cannot be trusted: rebuild this OSD from its peers", ErrCorrupt, err))
+		return
+	}
+	if isNoSpace(err) {
+		s.fail(fmt.Errorf("%w: a flush or compaction ran out of disk space: %v", ErrNoSpace, err))
+		return
+	}
+	s.log.Error("pebble background error", "err", err)
+}
+
+// Failed is closed when the store fails: from then on every operation
+// fails, and the store must be closed and opened again (see FailCause).
+func (s *Store) Failed() <-chan struct{} { return s.failedCh }
+
+// FailCause is why the store failed (nil while it has not). It wraps
+// ErrCorrupt when Pebble's own files are damaged, ErrNoSpace when the
+// disk is full, and ErrIO otherwise.
+func (s *Store) FailCause() error {
+	p := s.failed.Load()
+	if p == nil {
+		return nil
+	}
+	err := *p
+	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNoSpace) || errors.Is(err, ErrIO) {
+		return err
+	}
+	if isNoSpace(err) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return fmt.Errorf("%w: %w", ErrIO, err)
 }
 
 // failedErr is non-nil when the store has failed.
