@@ -14,8 +14,8 @@
 // of a key directory (ca.crt, ca.key, ENTITY.crt, ENTITY.key; Paths,
 // CAPaths, WriteKeyPair), the TLS settings (ServerConfig, ClientConfig:
 // TLS 1.3, both sides verified against the CA), checks of which CA
-// trusts what (SharesCA, IssuedBy) and reading the peer's entity from a
-// verified connection (Entity).
+// trusts what (SharesCA, IssuedBy, ReadCert) and reading the peer's
+// entity from a verified connection (Entity).
 //
 // Invariants:
 //

@@ -141,6 +141,16 @@ func WriteKeyPair(dir, entity string, certPEM, keyPEM []byte) error {
 	return writeFile(certPath, certPEM, 0o644, true)
 }
 
+// ReadCert reads the first certificate of a PEM file. Errors wrap
+// ErrMissing or ErrBadFile and name the file.
+func ReadCert(path string) (*x509.Certificate, error) {
+	b, err := readFile(path, "certificate")
+	if err != nil {
+		return nil, err
+	}
+	return parseCert(path, "certificate", b)
+}
+
 // readFile reads a key or certificate file; what says which, for errors.
 func readFile(path, what string) ([]byte, error) {
 	b, err := os.ReadFile(path)
