@@ -95,9 +95,9 @@ func monCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	initial := fs.String("initial-cluster", "", "embedded etcd's first members, NAME=PEER_URL,... (default: this monitor alone)")
 	mons := fs.String("mons", "", "with --bootstrap: every first monitor, NAME=HOST:PORT,... (default: this one); certificates are made for each")
 	endpoints := fs.String("etcd-endpoints", "", "use this external etcd cluster (https URLs, comma-separated) instead of an embedded member")
-	etcdCA := fs.String("etcd-ca", "", "CA of the external etcd (default: the cluster CA)")
-	etcdCert := fs.String("etcd-cert", "", "client certificate for the external etcd (default: the monitor's)")
-	etcdKey := fs.String("etcd-key", "", "client key for the external etcd")
+	etcdCA := fs.String("etcd-ca", "", "the etcd CA, the only CA etcd trusts (default DIR/keys/etcd/ca.crt)")
+	etcdCert := fs.String("etcd-cert", "", "this monitor's certificate from the etcd CA, for etcd (default DIR/keys/etcd/mon.NAME.crt)")
+	etcdKey := fs.String("etcd-key", "", "its key (default DIR/keys/etcd/mon.NAME.key)")
 	grace := fs.Duration("beacon-grace", 20*time.Second, "mark an OSD down after this long without beacons (osd_beacon_grace)")
 	downOut := fs.Duration("down-out-interval", 600*time.Second, "mark a down OSD out after this long (negative: never)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -153,12 +153,38 @@ func monCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		keys = config.EntityKeys{Cert: cert, Key: filepath.Join(mon.KeysDir(*dir), "mon."+*name+".key")}
 	}
+	ek := mon.EtcdKeyPaths(*dir, *name)
+	if *etcdCA == "" && *etcdCert == "" && *etcdKey == "" {
+		// The bootstrap monitor's directory, made before the etcd CA,
+		// gets it now; another monitor's is told what to copy.
+		hosts := urlHosts(*clientURL, *peerURL)
+		if h, _, err := net.SplitHostPort(*addr); err == nil {
+			hosts = append([]string{h}, hosts...)
+		}
+		var made []string
+		if ek, made, err = mon.PrepareEtcdKeys(*dir, *name, hosts, time.Now()); err != nil {
+			return err
+		}
+		if len(made) > 0 {
+			log.Warn("made the etcd CA and etcd certificates: etcd accepts only them now; copy keys/etcd/ca.crt and keys/etcd/mon.NAME.* to the other monitors", "files", made)
+		}
+	} else {
+		if (*etcdCert == "") != (*etcdKey == "") {
+			return fmt.Errorf("%w: --etcd-cert and --etcd-key go together", errUsage)
+		}
+		if *etcdCA != "" {
+			ek.CA = *etcdCA
+		}
+		if *etcdCert != "" {
+			ek.Cert, ek.Key = *etcdCert, *etcdKey
+		}
+	}
 	cfg := mon.Config{
 		Name: *name, FSID: conf.FSID, Addr: *addr,
 		CAFile: conf.CA, CertFile: keys.Cert, KeyFile: keys.Key,
 		DataDir:       filepath.Join(*dir, "etcd"),
 		EtcdClientURL: *clientURL, EtcdPeerURL: *peerURL, InitialCluster: *initial,
-		EtcdCAFile: *etcdCA, EtcdCertFile: *etcdCert, EtcdKeyFile: *etcdKey,
+		EtcdCAFile: ek.CA, EtcdCertFile: ek.Cert, EtcdKeyFile: ek.Key,
 		Bootstrap:   *bootstrap || fileExists(filepath.Join(mon.KeysDir(*dir), "ca.key")),
 		BeaconGrace: *grace, DownOutInterval: *downOut,
 		Logger: log,
