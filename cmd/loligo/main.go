@@ -26,7 +26,8 @@ commands:
           or as one child process per daemon (--procs [--restart-delay 10s])
   mon     run a monitor (loligo mon --dir DIR [--bootstrap] ...)
   osd     run an OSD (loligo osd --data DIR [--create --ca-dir MON_DIR] ...)
-  cert    issue a certificate from the cluster CA (loligo cert --dir BOOTSTRAP_DIR --name ENTITY --out DIR)
+  cert    issue a certificate from the cluster CA (loligo cert --dir BOOTSTRAP_DIR --name ENTITY --out DIR),
+          or with --etcd from the etcd CA (--name mon.NAME, etcd.NAME or breakglass.NAME)
 
 run "loligo COMMAND -h" for the command's flags.
 `
@@ -220,10 +221,12 @@ func fileExists(p string) bool {
 func certCmd(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("loligo cert", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", "", "the bootstrap monitor's directory (holds keys/ca.key)")
-	name := fs.String("name", "", "entity to certify: mon.b, osd.3, client.NAME")
+	dir := fs.String("dir", "", "the bootstrap monitor's directory (holds keys/ca.key and keys/etcd/ca.key)")
+	name := fs.String("name", "", "entity to certify: mon.b, osd.3, client.NAME; with --etcd: mon.NAME, etcd.NAME or breakglass.NAME")
 	out := fs.String("out", "", "directory to write ENTITY.crt and ENTITY.key into")
 	hosts := fs.String("hosts", "", "extra host names or IPs the certificate is valid for, comma-separated")
+	etcd := fs.Bool("etcd", false, "issue from the etcd CA (keys/etcd), the only CA etcd trusts: a monitor's etcd certificate (mon.NAME), "+
+		"an external etcd member's server and peer certificate (etcd.NAME), or a break-glass certificate for an operator to reach etcd directly, past the monitors' checks (breakglass.NAME)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -234,10 +237,20 @@ func certCmd(args []string, stderr io.Writer) error {
 	if *hosts != "" {
 		hs = strings.Split(*hosts, ",")
 	}
-	cert, key, err := mon.IssueCert(*dir, *name, hs, *out, time.Now())
+	issue := mon.IssueCert
+	if *etcd {
+		issue = mon.IssueEtcdCert
+	}
+	cert, key, err := issue(*dir, *name, hs, *out, time.Now())
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote %s and %s\n", cert, key)
+	if *etcd {
+		fmt.Fprintf(stderr, "the etcd CA's certificate, which etcd and the monitors trust, is %s\n", mon.EtcdKeyPaths(*dir, "").CA)
+		if strings.HasPrefix(*name, "breakglass.") {
+			fmt.Fprintf(stderr, "%s reaches etcd directly, past every check of the monitors: keep its key offline and remove it when done\n", *name)
+		}
+	}
 	return nil
 }
