@@ -23,16 +23,26 @@ type Config struct {
 	// see Mon.Addr). Required.
 	Addr string
 	// CAFile, CertFile and KeyFile are the cluster CA and this monitor's
-	// certificate and key (entity mon.<Name>). Required. They also
-	// secure the embedded etcd's client and peer URLs.
+	// certificate and key (entity mon.<Name>): its gRPC service and its
+	// connections to other monitors. Required.
 	CAFile, CertFile, KeyFile string
 
-	// EtcdEndpoints, when set, are the client URLs of an external etcd
-	// cluster, and no member is embedded. EtcdCAFile, EtcdCertFile and
-	// EtcdKeyFile secure them (default: the cluster's CA and this
-	// monitor's certificate).
-	EtcdEndpoints                         []string
+	// EtcdCAFile, EtcdCertFile and EtcdKeyFile are the etcd CA and this
+	// monitor's certificate and key from it (EtcdKeyPaths;
+	// PrepareEtcdKeys makes them). Required. The embedded member serves
+	// that certificate on its client and peer URLs and accepts there only
+	// certificates the etcd CA issued; the monitor's etcd client, to the
+	// embedded member or to EtcdEndpoints, presents it. New refuses an
+	// etcd CA that is the cluster CA, or an etcd certificate the cluster
+	// CA issued: an etcd that trusts the cluster CA lets every OSD and
+	// client read and write the map past the monitors' checks.
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+
+	// EtcdEndpoints, when set, are the client URLs of an external etcd
+	// cluster, and no member is embedded. That cluster must trust only
+	// the etcd CA (etcd --trusted-ca-file and --peer-trusted-ca-file,
+	// with --client-cert-auth).
+	EtcdEndpoints []string
 
 	// The embedded etcd member (when EtcdEndpoints is empty). DataDir
 	// holds it (required). ClientURL and PeerURL are https URLs
@@ -85,11 +95,38 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// checkEtcdTrust refuses etcd files that would show that etcd trusts the
+// cluster CA: the etcd CA being (or holding) the cluster CA, or an etcd
+// certificate the cluster CA issued (etcd must trust its issuer to
+// accept it). Either way every OSD's and client's certificate would
+// reach the map in etcd, past the monitors' checks.
+func (c *Config) checkEtcdTrust() error {
+	const fix = "make etcd trust only the etcd CA (DIR/keys/etcd/ca.crt of the bootstrap monitor) and give the monitor its certificate from it (`loligo cert --etcd`; deploy/README.md)"
+	shared, err := pki.SharesCA(c.EtcdCAFile, c.CAFile)
+	if err != nil {
+		return fmt.Errorf("mon: the etcd CA: %w", err)
+	}
+	if shared {
+		return fmt.Errorf("%w: the etcd CA %s is the cluster CA %s: an etcd that trusts it accepts every OSD's and client's certificate, and they could read and change the map past the monitors; %s",
+			ErrInvalid, c.EtcdCAFile, c.CAFile, fix)
+	}
+	issued, err := pki.IssuedBy(c.EtcdCertFile, c.CAFile)
+	if err != nil {
+		return fmt.Errorf("mon: the etcd certificate: %w", err)
+	}
+	if issued {
+		return fmt.Errorf("%w: the etcd certificate %s was issued by the cluster CA %s: an etcd that accepts it trusts the cluster CA, so every OSD's and client's certificate, and they could read and change the map past the monitors; %s",
+			ErrInvalid, c.EtcdCertFile, c.CAFile, fix)
+	}
+	return nil
+}
+
 func (c *Config) withDefaults() (Config, error) {
 	out := *c
 	for _, req := range []struct{ name, v string }{
 		{"Name", c.Name}, {"FSID", c.FSID}, {"Addr", c.Addr},
 		{"CAFile", c.CAFile}, {"CertFile", c.CertFile}, {"KeyFile", c.KeyFile},
+		{"EtcdCAFile", c.EtcdCAFile}, {"EtcdCertFile", c.EtcdCertFile}, {"EtcdKeyFile", c.EtcdKeyFile},
 	} {
 		if req.v == "" {
 			return out, fmt.Errorf("%w: mon config needs %s", ErrInvalid, req.name)
@@ -122,12 +159,6 @@ func (c *Config) withDefaults() (Config, error) {
 				return out, fmt.Errorf("%w: initial cluster member %q: use NAME=https://HOST:PORT", ErrInvalid, m)
 			}
 		}
-	}
-	if out.EtcdCAFile == "" {
-		out.EtcdCAFile = c.CAFile
-	}
-	if out.EtcdCertFile == "" {
-		out.EtcdCertFile, out.EtcdKeyFile = c.CertFile, c.KeyFile
 	}
 	durDef := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {

@@ -6,6 +6,14 @@
 // beacons and peer reports, serves map subscriptions, admin commands and
 // health over gRPC with mutual TLS.
 //
+// Only monitors reach etcd. The embedded member serves and trusts only
+// the etcd CA (DIR/keys/etcd), which Bootstrap makes next to the cluster
+// CA and which certifies the monitors, external etcd members and explicit
+// break-glass operators, never an OSD or a client; PrepareEtcdKeys makes
+// it in a directory from before it. An external etcd must trust only
+// that CA too; New refuses an etcd CA that is the cluster CA, or an etcd
+// certificate the cluster CA issued.
+//
 // Invariants:
 //   - An epoch is written once, in one etcd transaction that also holds
 //     its incremental and that succeeds only if the map key is still at

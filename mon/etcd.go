@@ -20,7 +20,16 @@ import (
 // startEmbedded starts this monitor's etcd member, TLS with client
 // certificates required on both the client and the peer URLs, and waits
 // until it serves (which, for a new multi-member cluster, needs a
-// majority of the members up).
+// majority of the members up). Both URLs serve the monitor's etcd
+// certificate and trust only the etcd CA, so only monitors (and
+// break-glass operators) get through: the cluster CA's certificates of
+// OSDs and clients fail the handshake.
+//
+// The member does not also restrict the common names it accepts (etcd's
+// AllowedCNs): the etcd CA certifies only who may reach etcd anyway, and
+// a list of the monitors' names, taken from InitialCluster, would lock
+// the other members out of one restarted without it (etcd reads it only
+// on an empty directory, so it may be left out on a restart).
 func startEmbedded(ctx context.Context, cfg *Config, log *slog.Logger) (*embed.Etcd, error) {
 	ec := embed.NewConfig()
 	ec.Name = cfg.Name
@@ -40,7 +49,7 @@ func startEmbedded(ctx context.Context, cfg *Config, log *slog.Logger) (*embed.E
 	if _, err := os.Stat(filepath.Join(cfg.DataDir, "member")); err == nil {
 		ec.ClusterState = embed.ClusterStateFlagExisting
 	}
-	tlsInfo := transport.TLSInfo{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, TrustedCAFile: cfg.CAFile, ClientCertAuth: true}
+	tlsInfo := transport.TLSInfo{CertFile: cfg.EtcdCertFile, KeyFile: cfg.EtcdKeyFile, TrustedCAFile: cfg.EtcdCAFile, ClientCertAuth: true}
 	ec.ClientTLSInfo = tlsInfo
 	ec.PeerTLSInfo = tlsInfo
 	// Beacons never reach etcd, so revisions grow with epochs and
@@ -71,7 +80,7 @@ func startEmbedded(ctx context.Context, cfg *Config, log *slog.Logger) (*embed.E
 	}
 }
 
-// dialEtcd opens the etcd client, with the monitor's certificate.
+// dialEtcd opens the etcd client, with the monitor's etcd certificate.
 func dialEtcd(cfg *Config, endpoints []string) (*clientv3.Client, error) {
 	tlsConf, err := pki.ClientConfig(cfg.EtcdCertFile, cfg.EtcdKeyFile, cfg.EtcdCAFile)
 	if err != nil {

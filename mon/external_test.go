@@ -22,8 +22,11 @@ import (
 )
 
 // TestExternalEtcd runs a monitor on Debian's etcd-server, started here
-// on loopback with its own CA and client certificates required, instead
-// of an embedded member; the map survives the monitor's restart there.
+// on loopback as deploy/README.md says: it trusts only the cluster's etcd
+// CA (made at bootstrap, DIR/keys/etcd) and serves a certificate from it
+// (loligo cert --etcd --name etcd.NAME); the monitor uses its etcd
+// certificate. The cluster CA's certificates of an OSD, the admin and a
+// client are refused, and the map survives the monitor's restart there.
 // CI installs etcd-server and sets LOLIGO_REQUIRE_ETCD=1, so the test
 // cannot be skipped there.
 func TestExternalEtcd(t *testing.T) {
@@ -35,27 +38,20 @@ func TestExternalEtcd(t *testing.T) {
 		t.Skip("etcd not installed (apt-get install etcd-server)")
 	}
 	dir := t.TempDir()
-	// The external cluster has a CA of its own.
-	ca, err := pki.NewCA(time.Now())
+	monDir := filepath.Join(dir, "mon.a")
+	monAddr := fmt.Sprintf("127.0.0.1:%d", testcluster.FreePort(t))
+	conf, err := mon.Bootstrap(monDir, []mon.MonSpec{{Name: "a", Addr: monAddr}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The external etcd's certificate, from the etcd CA.
 	keys := filepath.Join(dir, "etcd-keys")
-	if err := ca.Save(keys); err != nil {
+	srvCert, srvKey, err := mon.IssueEtcdCert(monDir, "etcd.ext", nil, keys, time.Now())
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range []string{"mon.etcd", "client.mon"} {
-		c, k, err := ca.Issue(e, nil, time.Now(), time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pki.WriteKeyPair(keys, e, c, k); err != nil {
-			t.Fatal(err)
-		}
-	}
-	caFile, _ := pki.CAPaths(keys)
-	srvCert, srvKey := pki.Paths(keys, "mon.etcd")
-	cliCert, cliKey := pki.Paths(keys, "client.mon")
+	ek := mon.EtcdKeyPaths(monDir, "a")
+	caFile := ek.CA
 	cport, pport := testcluster.FreePort(t), testcluster.FreePort(t)
 	curl := fmt.Sprintf("https://127.0.0.1:%d", cport)
 	purl := fmt.Sprintf("https://127.0.0.1:%d", pport)
@@ -80,17 +76,12 @@ func TestExternalEtcd(t *testing.T) {
 	}
 	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
 
-	monAddr := fmt.Sprintf("127.0.0.1:%d", testcluster.FreePort(t))
-	conf, err := mon.Bootstrap(filepath.Join(dir, "mon.a"), []mon.MonSpec{{Name: "a", Addr: monAddr}}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
 	monKeys, err := conf.Keys("mon.a")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := mon.Config{Name: "a", FSID: conf.FSID, Addr: monAddr, CAFile: conf.CA, CertFile: monKeys.Cert, KeyFile: monKeys.Key,
-		EtcdEndpoints: []string{curl}, EtcdCAFile: caFile, EtcdCertFile: cliCert, EtcdKeyFile: cliKey, Bootstrap: true}
+		EtcdEndpoints: []string{curl}, EtcdCAFile: ek.CA, EtcdCertFile: ek.Cert, EtcdKeyFile: ek.Key, Bootstrap: true}
 
 	run := func() (stop func()) {
 		m, err := mon.New(cfg)
@@ -119,12 +110,15 @@ func TestExternalEtcd(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// Only the monitor gets in.
+	checkIntruders(t, monDir, curl, conf.FSID, etcdClient(t, curl, etcdCreds(t, ek)))
+	assertRefused(t, "osd.0 on the peer URL", purl, clusterCreds(t, monDir, "osd.0"))
 	stop()
 	// A monitor killed mid-leadership leaves its campaign and liveness
 	// key held by its session's lease. Plant such leftovers, with a lease
 	// of an hour: the restarted monitor must revoke them and lead, not
 	// wait for the lease to run out.
-	plantDeadSession(t, curl, cliCert, cliKey, caFile, conf.FSID, "a", monAddr)
+	plantDeadSession(t, curl, ek.Cert, ek.Key, ek.CA, conf.FSID, "a", monAddr)
 	// Restarted (no longer bootstrapping), the monitor finds the map.
 	cfg.Bootstrap = false
 	stop = run()

@@ -52,6 +52,9 @@ func New(cfg Config) (*Mon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.checkEtcdTrust(); err != nil {
+		return nil, err
+	}
 	clientTLS, err := pki.ClientConfig(c.CertFile, c.KeyFile, c.CAFile)
 	if err != nil {
 		return nil, err
@@ -105,6 +108,10 @@ func (mo *Mon) Run(ctx context.Context) error {
 	_, err = cli.Put(rctx, mo.st.monKey(mo.cfg.Name), string(info))
 	rcancel()
 	if err != nil {
+		if len(mo.cfg.EtcdEndpoints) > 0 {
+			return fmt.Errorf("mon: registering in etcd %v: %w (is etcd up, trusting only the etcd CA %s, and serving a certificate the etcd CA issued?)",
+				endpoints, err, mo.cfg.EtcdCAFile)
+		}
 		return fmt.Errorf("mon: registering in etcd %v: %w", endpoints, err)
 	}
 	if mo.cfg.Bootstrap {

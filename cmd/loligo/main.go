@@ -26,7 +26,8 @@ commands:
           or as one child process per daemon (--procs [--restart-delay 10s])
   mon     run a monitor (loligo mon --dir DIR [--bootstrap] ...)
   osd     run an OSD (loligo osd --data DIR [--create --ca-dir MON_DIR] ...)
-  cert    issue a certificate from the cluster CA (loligo cert --dir BOOTSTRAP_DIR --name ENTITY --out DIR)
+  cert    issue a certificate from the cluster CA (loligo cert --dir BOOTSTRAP_DIR --name ENTITY --out DIR),
+          or with --etcd from the etcd CA (--name mon.NAME, etcd.NAME or breakglass.NAME)
 
 run "loligo COMMAND -h" for the command's flags.
 `
@@ -95,9 +96,9 @@ func monCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	initial := fs.String("initial-cluster", "", "embedded etcd's first members, NAME=PEER_URL,... (default: this monitor alone)")
 	mons := fs.String("mons", "", "with --bootstrap: every first monitor, NAME=HOST:PORT,... (default: this one); certificates are made for each")
 	endpoints := fs.String("etcd-endpoints", "", "use this external etcd cluster (https URLs, comma-separated) instead of an embedded member")
-	etcdCA := fs.String("etcd-ca", "", "CA of the external etcd (default: the cluster CA)")
-	etcdCert := fs.String("etcd-cert", "", "client certificate for the external etcd (default: the monitor's)")
-	etcdKey := fs.String("etcd-key", "", "client key for the external etcd")
+	etcdCA := fs.String("etcd-ca", "", "the etcd CA, the only CA etcd trusts (default DIR/keys/etcd/ca.crt)")
+	etcdCert := fs.String("etcd-cert", "", "this monitor's certificate from the etcd CA, for etcd (default DIR/keys/etcd/mon.NAME.crt)")
+	etcdKey := fs.String("etcd-key", "", "its key (default DIR/keys/etcd/mon.NAME.key)")
 	grace := fs.Duration("beacon-grace", 20*time.Second, "mark an OSD down after this long without beacons (osd_beacon_grace)")
 	downOut := fs.Duration("down-out-interval", 600*time.Second, "mark a down OSD out after this long (negative: never)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -153,12 +154,38 @@ func monCmd(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		keys = config.EntityKeys{Cert: cert, Key: filepath.Join(mon.KeysDir(*dir), "mon."+*name+".key")}
 	}
+	ek := mon.EtcdKeyPaths(*dir, *name)
+	if *etcdCA == "" && *etcdCert == "" && *etcdKey == "" {
+		// The bootstrap monitor's directory, made before the etcd CA,
+		// gets it now; another monitor's is told what to copy.
+		hosts := urlHosts(*clientURL, *peerURL)
+		if h, _, err := net.SplitHostPort(*addr); err == nil {
+			hosts = append([]string{h}, hosts...)
+		}
+		var made []string
+		if ek, made, err = mon.PrepareEtcdKeys(*dir, *name, hosts, time.Now()); err != nil {
+			return err
+		}
+		if len(made) > 0 {
+			log.Warn("made the etcd CA and etcd certificates: etcd accepts only them now; copy keys/etcd/ca.crt and keys/etcd/mon.NAME.* to the other monitors", "files", made)
+		}
+	} else {
+		if (*etcdCert == "") != (*etcdKey == "") {
+			return fmt.Errorf("%w: --etcd-cert and --etcd-key go together", errUsage)
+		}
+		if *etcdCA != "" {
+			ek.CA = *etcdCA
+		}
+		if *etcdCert != "" {
+			ek.Cert, ek.Key = *etcdCert, *etcdKey
+		}
+	}
 	cfg := mon.Config{
 		Name: *name, FSID: conf.FSID, Addr: *addr,
 		CAFile: conf.CA, CertFile: keys.Cert, KeyFile: keys.Key,
 		DataDir:       filepath.Join(*dir, "etcd"),
 		EtcdClientURL: *clientURL, EtcdPeerURL: *peerURL, InitialCluster: *initial,
-		EtcdCAFile: *etcdCA, EtcdCertFile: *etcdCert, EtcdKeyFile: *etcdKey,
+		EtcdCAFile: ek.CA, EtcdCertFile: ek.Cert, EtcdKeyFile: ek.Key,
 		Bootstrap:   *bootstrap || fileExists(filepath.Join(mon.KeysDir(*dir), "ca.key")),
 		BeaconGrace: *grace, DownOutInterval: *downOut,
 		Logger: log,
@@ -194,10 +221,12 @@ func fileExists(p string) bool {
 func certCmd(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("loligo cert", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", "", "the bootstrap monitor's directory (holds keys/ca.key)")
-	name := fs.String("name", "", "entity to certify: mon.b, osd.3, client.NAME")
+	dir := fs.String("dir", "", "the bootstrap monitor's directory (holds keys/ca.key and keys/etcd/ca.key)")
+	name := fs.String("name", "", "entity to certify: mon.b, osd.3, client.NAME; with --etcd: mon.NAME, etcd.NAME or breakglass.NAME")
 	out := fs.String("out", "", "directory to write ENTITY.crt and ENTITY.key into")
 	hosts := fs.String("hosts", "", "extra host names or IPs the certificate is valid for, comma-separated")
+	etcd := fs.Bool("etcd", false, "issue from the etcd CA (keys/etcd), the only CA etcd trusts: a monitor's etcd certificate (mon.NAME), "+
+		"an external etcd member's server and peer certificate (etcd.NAME), or a break-glass certificate for an operator to reach etcd directly, past the monitors' checks (breakglass.NAME)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -208,10 +237,20 @@ func certCmd(args []string, stderr io.Writer) error {
 	if *hosts != "" {
 		hs = strings.Split(*hosts, ",")
 	}
-	cert, key, err := mon.IssueCert(*dir, *name, hs, *out, time.Now())
+	issue := mon.IssueCert
+	if *etcd {
+		issue = mon.IssueEtcdCert
+	}
+	cert, key, err := issue(*dir, *name, hs, *out, time.Now())
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote %s and %s\n", cert, key)
+	if *etcd {
+		fmt.Fprintf(stderr, "the etcd CA's certificate, which etcd and the monitors trust, is %s\n", mon.EtcdKeyPaths(*dir, "").CA)
+		if strings.HasPrefix(*name, "breakglass.") {
+			fmt.Fprintf(stderr, "%s reaches etcd directly, past every check of the monitors: keep its key offline and remove it when done\n", *name)
+		}
+	}
 	return nil
 }

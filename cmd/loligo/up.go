@@ -164,9 +164,18 @@ func (u *upCluster) startMon(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
+	// A directory made before the etcd CA gets it now.
+	ek, made, err := mon.PrepareEtcdKeys(u.monDir(), "a", []string{"127.0.0.1", "localhost"}, time.Now())
+	if err != nil {
+		return err
+	}
+	if len(made) > 0 {
+		u.log.Warn("made the etcd CA and certificates: only they reach etcd now", "files", made)
+	}
 	m, err := mon.New(mon.Config{
 		Name: "a", FSID: u.conf.FSID, Addr: addr,
 		CAFile: u.conf.CA, CertFile: keys.Cert, KeyFile: keys.Key,
+		EtcdCAFile: ek.CA, EtcdCertFile: ek.Cert, EtcdKeyFile: ek.Key,
 		DataDir:       filepath.Join(u.monDir(), "etcd"),
 		EtcdClientURL: fmt.Sprintf("https://127.0.0.1:%d", u.base+1),
 		EtcdPeerURL:   fmt.Sprintf("https://127.0.0.1:%d", u.base+2),

@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/loligo/loligo/internal/pki"
+	"github.com/loligo/loligo/mon"
 	"github.com/loligo/loligo/rados"
 )
 
@@ -146,5 +149,69 @@ func TestUpResumes(t *testing.T) {
 	got, err := io.Read(ctx, "kept", 0, 0)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("after resuming: %d bytes, err %v; want the %d written", len(got), err, len(data))
+	}
+}
+
+// A cluster directory made before the etcd CA (keys/etcd did not exist)
+// resumes with its map and objects: `loligo up` makes the etcd CA and
+// the monitor's etcd certificate, and the embedded member trusts only
+// that CA from then on.
+func TestUpResumesOldKeyLayout(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cluster")
+	base := freeBase(t)
+	_, stop := startUp(t, dir, base)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	connect := func() *rados.Conn {
+		c, err := rados.Connect(ctx, rados.Options{ConfPath: filepath.Join(dir, "loligo.conf")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := connect()
+	io, err := c.OpenPool(ctx, "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := io.WriteFull(ctx, "kept", []byte("squid")); err != nil {
+		t.Fatal(err)
+	}
+	before := c.CurrentMap()
+	pool, _ := before.PoolByName("data")
+	c.Close()
+	stop()
+
+	etcdKeys := filepath.Join(dir, "mon.a", "keys", "etcd")
+	if _, err := os.Stat(filepath.Join(etcdKeys, "mon.a.crt")); err != nil {
+		t.Fatalf("a new cluster has no etcd certificate: %v", err)
+	}
+	// The old layout: keys/ holds the cluster CA and certificates only.
+	if err := os.RemoveAll(etcdKeys); err != nil {
+		t.Fatal(err)
+	}
+
+	out, stop := startUp(t, dir, base)
+	defer stop()
+	if !strings.Contains(out.String(), "resumed") {
+		t.Errorf("the run on the old layout does not say it resumed:\n%s", out)
+	}
+	ek := mon.EtcdKeyPaths(filepath.Join(dir, "mon.a"), "a")
+	if ok, err := pki.IssuedBy(ek.Cert, ek.CA); err != nil || !ok {
+		t.Errorf("after the upgrade: %s from the etcd CA %s: %v, %v", ek.Cert, ek.CA, ok, err)
+	}
+	c = connect()
+	defer c.Close()
+	io, err = c.OpenPool(ctx, "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := c.CurrentMap()
+	t.Logf("map epoch %d before, %d after the upgrade", before.Epoch, after.Epoch)
+	if p, err := after.PoolByName("data"); err != nil || p.ID != pool.ID || after.Epoch < before.Epoch {
+		t.Errorf("after the upgrade: epoch %d (was %d), pool data %v (was id %d), %v", after.Epoch, before.Epoch, p, pool.ID, err)
+	}
+	if got, err := io.Read(ctx, "kept", 0, 0); err != nil || string(got) != "squid" {
+		t.Errorf("after the upgrade: read %q, %v", got, err)
 	}
 }

@@ -17,6 +17,9 @@ import (
 const (
 	// CAName is the common name of the cluster CA.
 	CAName = "loligo-ca"
+	// EtcdCAName is the common name of the etcd CA, which certifies only
+	// who may reach the etcd that holds the cluster map (ValidEtcdName).
+	EtcdCAName = "loligo-etcd-ca"
 	// CAValidity is how long a new CA is good for.
 	CAValidity = 10 * 365 * 24 * time.Hour
 	// Backdate is how long before now a new certificate's validity
@@ -28,18 +31,28 @@ const (
 // reachable by its loopback names.
 var defaultHosts = []string{"127.0.0.1", "::1", "localhost"}
 
-// CA is a cluster certificate authority: its certificate and private key.
-// It is safe for concurrent use (Issue does not modify it).
+// CA is a certificate authority, the cluster CA or the etcd CA: its
+// certificate and private key. It is safe for concurrent use (Issue does
+// not modify it).
 type CA struct {
 	cert    *x509.Certificate
 	certPEM []byte
 	key     *ecdsa.PrivateKey
 }
 
-// NewCA makes a self-signed CA: an ECDSA P-256 key and a certificate
-// named CAName, with a random 128-bit serial, valid from now-Backdate to
-// now+CAValidity, that may sign leaf certificates only (path length 0).
-func NewCA(now time.Time) (*CA, error) {
+// NewCA makes a self-signed cluster CA: an ECDSA P-256 key and a
+// certificate named CAName, with a random 128-bit serial, valid from
+// now-Backdate to now+CAValidity, that may sign leaf certificates only
+// (path length 0).
+func NewCA(now time.Time) (*CA, error) { return makeCA(CAName, now) }
+
+// NewEtcdCA makes a self-signed etcd CA, as NewCA but named EtcdCAName.
+// It issues certificates only to the names ValidEtcdName accepts, and
+// none of them is accepted by a daemon that trusts the cluster CA, nor
+// any of the cluster CA's by an etcd that trusts only this one.
+func NewEtcdCA(now time.Time) (*CA, error) { return makeCA(EtcdCAName, now) }
+
+func makeCA(name string, now time.Time) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("pki: generating the CA key: %w", err)
@@ -50,7 +63,7 @@ func NewCA(now time.Time) (*CA, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: CAName},
+		Subject:               pkix.Name{CommonName: name},
 		NotBefore:             now.Add(-Backdate),
 		NotAfter:              now.Add(CAValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
@@ -76,18 +89,33 @@ func (ca *CA) Certificate() *x509.Certificate { return ca.cert }
 // CertPEM returns the CA certificate in PEM, as Save writes it to ca.crt.
 func (ca *CA) CertPEM() []byte { return append([]byte(nil), ca.certPEM...) }
 
-// Issue makes a key and certificate for entity: an ECDSA P-256 key, and a
-// certificate with common name entity, a random 128-bit serial, valid from
-// now-Backdate to now+validity (cut to the CA's own expiry), for both
-// server and client authentication. Its names are hosts (an IP address,
-// bare or in brackets, as an IP name, anything else as a DNS name) and
-// always 127.0.0.1, ::1 and localhost. It returns both in PEM; the key as
-// PKCS #8.
+// IsEtcd reports whether ca is an etcd CA (NewEtcdCA), not the cluster
+// CA.
+func (ca *CA) IsEtcd() bool { return isEtcdCA(ca.cert) }
+
+func isEtcdCA(c *x509.Certificate) bool { return c.Subject.CommonName == EtcdCAName }
+
+// validName checks a name ca may issue a certificate to.
+func (ca *CA) validName(name string) error {
+	if ca.IsEtcd() {
+		return ValidEtcdName(name)
+	}
+	return ValidEntity(name)
+}
+
+// Issue makes a key and certificate for entity (a name ValidEntity
+// accepts; for an etcd CA, one ValidEtcdName accepts): an ECDSA P-256
+// key, and a certificate with common name entity, a random 128-bit
+// serial, valid from now-Backdate to now+validity (cut to the CA's own
+// expiry), for both server and client authentication. Its names are
+// hosts (an IP address, bare or in brackets, as an IP name, anything else
+// as a DNS name) and always 127.0.0.1, ::1 and localhost. It returns both
+// in PEM; the key as PKCS #8.
 //
 // Errors wrap ErrBadEntity, or ErrInvalid for a non-positive validity, a
 // bad host name, or a CA that has expired by now.
 func (ca *CA) Issue(entity string, hosts []string, now time.Time, validity time.Duration) (certPEM, keyPEM []byte, err error) {
-	if err := ValidEntity(entity); err != nil {
+	if err := ca.validName(entity); err != nil {
 		return nil, nil, err
 	}
 	if validity <= 0 {

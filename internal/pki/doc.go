@@ -1,13 +1,21 @@
-// Package pki is the cluster's certificate authority for mutual TLS.
+// Package pki is the cluster's certificate authorities for mutual TLS.
 // Every daemon and client authenticates with a certificate whose common
 // name is its entity (mon.a, osd.3, mds.a, client.admin, rgw.a), issued by
-// the one CA that `loligo mon --bootstrap` (or `loligo up`) creates.
+// the one cluster CA that `loligo mon --bootstrap` (or `loligo up`)
+// creates. Next to it the bootstrap makes an etcd CA, which certifies
+// only who may reach the etcd that holds the cluster map: the monitors
+// (mon.NAME), the members of an external etcd (etcd.NAME) and explicit
+// break-glass operators (breakglass.NAME). An etcd trusting only the etcd
+// CA refuses every certificate of the cluster CA, so an OSD or a client
+// cannot go around the monitors to the map.
 //
-// It owns the entity name syntax (ValidEntity), the CA (NewCA, LoadCA,
-// CA.Save, CA.Issue), the layout of a key directory (ca.crt, ca.key,
-// ENTITY.crt, ENTITY.key; Paths, CAPaths, WriteKeyPair), the TLS settings
-// (ServerConfig, ClientConfig: TLS 1.3, both sides verified against the
-// CA) and reading the peer's entity from a verified connection (Entity).
+// It owns the entity name syntax (ValidEntity, ValidEtcdName), the CAs
+// (NewCA, NewEtcdCA, LoadCA, LoadEtcdCA, CA.Save, CA.Issue), the layout
+// of a key directory (ca.crt, ca.key, ENTITY.crt, ENTITY.key; Paths,
+// CAPaths, WriteKeyPair), the TLS settings (ServerConfig, ClientConfig:
+// TLS 1.3, both sides verified against the CA), checks of which CA
+// trusts what (SharesCA, IssuedBy, ReadCert) and reading the peer's
+// entity from a verified connection (Entity).
 //
 // Invariants:
 //
@@ -15,6 +23,10 @@
 //     client authentication (etcd needs both), name the entity in the
 //     subject's common name and always list 127.0.0.1, ::1 and localhost
 //     among their names, besides the hosts the caller gives.
+//   - The two CAs certify disjoint names: the cluster CA only what
+//     ValidEntity accepts, the etcd CA only what ValidEtcdName accepts
+//     (a CA is an etcd CA when its common name is EtcdCAName). LoadCA
+//     refuses an etcd CA and LoadEtcdCA the cluster CA.
 //   - A CA is never overwritten: Save refuses (ErrExists) if either file
 //     is there. Private keys are written with mode 0600, certificates
 //     with 0644, each atomically (temporary file, sync, rename or link).

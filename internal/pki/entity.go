@@ -37,6 +37,28 @@ func ValidEntity(s string) error {
 	return nil
 }
 
+// ValidEtcdName reports whether s may name a certificate of the etcd CA:
+// TYPE.ID where TYPE is mon (a monitor: etcd's client, and a member of an
+// embedded etcd), etcd (a member of an external etcd cluster: its server
+// and peer certificate) or breakglass (an operator reaching etcd
+// directly, past every check of the monitors), and ID is as a non-OSD
+// entity's in ValidEntity. The error wraps ErrBadEntity.
+func ValidEtcdName(s string) error {
+	typ, id, ok := strings.Cut(s, ".")
+	if !ok {
+		return fmt.Errorf("%w: %q: want mon.ID, etcd.ID or breakglass.ID for the etcd CA", ErrBadEntity, s)
+	}
+	switch typ {
+	case "mon", "etcd", "breakglass":
+		if id == "" || len(id) > MaxIDLen || !idChars(id) {
+			return fmt.Errorf("%w: %q: the id must be 1 to %d letters, digits, '_' and '-'", ErrBadEntity, s, MaxIDLen)
+		}
+	default:
+		return fmt.Errorf("%w: %q: the etcd CA certifies only monitors (mon.ID), external etcd members (etcd.ID) and break-glass operators (breakglass.ID), not %s", ErrBadEntity, s, typ)
+	}
+	return nil
+}
+
 func allDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {

@@ -60,10 +60,16 @@ func (ca *CA) Save(dir string) error {
 	return nil
 }
 
-// LoadCA reads the CA that Save wrote to dir. Only the bootstrap mon's key
-// directory has ca.key; other hosts need only ca.crt (see ServerConfig and
-// ClientConfig).
-func LoadCA(dir string) (*CA, error) {
+// LoadCA reads the cluster CA that Save wrote to dir. Only the bootstrap
+// mon's key directory has ca.key; other hosts need only ca.crt (see
+// ServerConfig and ClientConfig). It refuses an etcd CA (ErrBadFile).
+func LoadCA(dir string) (*CA, error) { return loadCA(dir, false) }
+
+// LoadEtcdCA reads the etcd CA that Save wrote to dir, as LoadCA; it
+// refuses the cluster CA (ErrBadFile).
+func LoadEtcdCA(dir string) (*CA, error) { return loadCA(dir, true) }
+
+func loadCA(dir string, etcd bool) (*CA, error) {
 	certPath, keyPath := CAPaths(dir)
 	certPEM, err := readFile(certPath, "CA certificate")
 	if err != nil {
@@ -75,6 +81,13 @@ func LoadCA(dir string) (*CA, error) {
 	}
 	if !cert.IsCA {
 		return nil, fmt.Errorf("%w: %s is not a CA certificate (it names %q); %s", ErrBadFile, certPath, cert.Subject.CommonName, hint)
+	}
+	if isEtcdCA(cert) != etcd {
+		want, got := "the etcd CA", "the cluster CA"
+		if !etcd {
+			want, got = got, want
+		}
+		return nil, fmt.Errorf("%w: %s holds %s (%q), not %s; %s", ErrBadFile, certPath, got, cert.Subject.CommonName, want, hint)
 	}
 	keyPEM, err := readFile(keyPath, "CA key")
 	if err != nil {
@@ -97,10 +110,11 @@ func LoadCA(dir string) (*CA, error) {
 // WriteKeyPair writes entity's certificate and key, as Issue returned
 // them, to dir/ENTITY.crt (mode 0644) and dir/ENTITY.key (mode 0600),
 // creating dir (mode 0700) if needed and replacing older files (the key
-// first, then the certificate; each atomically). It checks that the
-// certificate names entity and matches the key.
+// first, then the certificate; each atomically). It checks that entity
+// is a name ValidEntity or ValidEtcdName accepts, that the certificate
+// names it and that it matches the key.
 func WriteKeyPair(dir, entity string, certPEM, keyPEM []byte) error {
-	if err := ValidEntity(entity); err != nil {
+	if err := ValidEntity(entity); err != nil && ValidEtcdName(entity) != nil {
 		return err
 	}
 	cert, err := parseCert("the certificate", "certificate", certPEM)
@@ -125,6 +139,16 @@ func WriteKeyPair(dir, entity string, certPEM, keyPEM []byte) error {
 		return err
 	}
 	return writeFile(certPath, certPEM, 0o644, true)
+}
+
+// ReadCert reads the first certificate of a PEM file. Errors wrap
+// ErrMissing or ErrBadFile and name the file.
+func ReadCert(path string) (*x509.Certificate, error) {
+	b, err := readFile(path, "certificate")
+	if err != nil {
+		return nil, err
+	}
+	return parseCert(path, "certificate", b)
 }
 
 // readFile reads a key or certificate file; what says which, for errors.

@@ -71,12 +71,33 @@ func loadTLS(certFile, keyFile, caFile string) (tls.Certificate, *x509.CertPool,
 	if err != nil {
 		return none, nil, fmt.Errorf("%w: %s and %s: %v; %s", ErrBadFile, certFile, keyFile, err, hint)
 	}
-	caPEM, err := readFile(caFile, "CA certificate")
+	cas, err := readCAs(caFile)
 	if err != nil {
 		return none, nil, err
 	}
 	pool := x509.NewCertPool()
-	cas, issued := 0, false
+	issued := false
+	for _, ca := range cas {
+		pool.AddCert(ca)
+		if leaf.CheckSignatureFrom(ca) == nil {
+			issued = true
+		}
+	}
+	if !issued {
+		return none, nil, fmt.Errorf("%w: %s (%s) was not issued by the CA in %s: they come from different clusters; %s",
+			ErrBadFile, certFile, leaf.Subject.CommonName, caFile, hint)
+	}
+	return pair, pool, nil
+}
+
+// readCAs reads the CA certificates of a PEM file: one or more, each a
+// CA.
+func readCAs(caFile string) ([]*x509.Certificate, error) {
+	caPEM, err := readFile(caFile, "CA certificate")
+	if err != nil {
+		return nil, err
+	}
+	var cas []*x509.Certificate
 	for rest := caPEM; ; {
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
@@ -88,25 +109,62 @@ func loadTLS(certFile, keyFile, caFile string) (tls.Certificate, *x509.CertPool,
 		}
 		ca, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return none, nil, fmt.Errorf("%w: CA certificate %s: %v; %s", ErrBadFile, caFile, err, hint)
+			return nil, fmt.Errorf("%w: CA certificate %s: %v; %s", ErrBadFile, caFile, err, hint)
 		}
 		if !ca.IsCA {
-			return none, nil, fmt.Errorf("%w: %s holds %q, which is not a CA certificate (pass ca.crt); %s", ErrBadFile, caFile, ca.Subject.CommonName, hint)
+			return nil, fmt.Errorf("%w: %s holds %q, which is not a CA certificate (pass ca.crt); %s", ErrBadFile, caFile, ca.Subject.CommonName, hint)
 		}
-		pool.AddCert(ca)
-		cas++
+		cas = append(cas, ca)
+	}
+	if len(cas) == 0 {
+		return nil, fmt.Errorf("%w: CA certificate %s holds no PEM CERTIFICATE block; %s", ErrBadFile, caFile, hint)
+	}
+	return cas, nil
+}
+
+// SharesCA reports whether the CA files a and b hold a certificate in
+// common (the same CA), so that whoever trusts one trusts what the
+// other's CA issued. Errors are as ServerConfig's.
+func SharesCA(a, b string) (bool, error) {
+	as, err := readCAs(a)
+	if err != nil {
+		return false, err
+	}
+	bs, err := readCAs(b)
+	if err != nil {
+		return false, err
+	}
+	for _, x := range as {
+		for _, y := range bs {
+			if x.Equal(y) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// IssuedBy reports whether the certificate in certFile was signed by a
+// CA in caFile. Errors are as ServerConfig's.
+func IssuedBy(certFile, caFile string) (bool, error) {
+	certPEM, err := readFile(certFile, "certificate")
+	if err != nil {
+		return false, err
+	}
+	leaf, err := parseCert(certFile, "certificate", certPEM)
+	if err != nil {
+		return false, err
+	}
+	cas, err := readCAs(caFile)
+	if err != nil {
+		return false, err
+	}
+	for _, ca := range cas {
 		if leaf.CheckSignatureFrom(ca) == nil {
-			issued = true
+			return true, nil
 		}
 	}
-	if cas == 0 {
-		return none, nil, fmt.Errorf("%w: CA certificate %s holds no PEM CERTIFICATE block; %s", ErrBadFile, caFile, hint)
-	}
-	if !issued {
-		return none, nil, fmt.Errorf("%w: %s (%s) was not issued by the CA in %s: they come from different clusters; %s",
-			ErrBadFile, certFile, leaf.Subject.CommonName, caFile, hint)
-	}
-	return pair, pool, nil
+	return false, nil
 }
 
 // Entity returns the entity name of the peer of a connection: the common

@@ -140,9 +140,11 @@ func StartMons(t testing.TB, n int, opt Options) *Cluster {
 		if err != nil {
 			t.Fatal(err)
 		}
+		ek := mon.EtcdKeyPaths(c.Dir, s.Name)
 		cfg := mon.Config{
 			Name: s.Name, FSID: conf.FSID, Addr: s.Addr,
 			CAFile: conf.CA, CertFile: keys.Cert, KeyFile: keys.Key,
+			EtcdCAFile: ek.CA, EtcdCertFile: ek.Cert, EtcdKeyFile: ek.Key,
 			DataDir:         filepath.Join(dir, "etcd"),
 			EtcdClientURL:   fmt.Sprintf("https://127.0.0.1:%d", ps[i].client),
 			EtcdPeerURL:     fmt.Sprintf("https://127.0.0.1:%d", ps[i].peer),
