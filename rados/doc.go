@@ -29,8 +29,12 @@
 // message and wrap one of this package's sentinels, so not-found,
 // invalid, busy, denied, unavailable and the object results (ErrNoData,
 // ErrCanceled, ErrVersion, ...) stay distinguishable; a failed step of
-// a compound operation is an *Error whose Step is its index. Data is not
-// copied: write calls send the caller's slices, reads return the reply's.
+// a compound operation is an *Error whose Step is its index; what
+// cannot be sent or would be refused for its name (an object name that
+// is empty, longer than MaxObjectNameLen or not UTF-8, any other string
+// of a request that is not UTF-8) fails before anything is sent, with
+// ErrBadName (an ErrInvalid) naming the field. Data is not copied: write
+// calls send the caller's slices, reads return the reply's.
 //
 // Applications, radosctl, and the MDS, file system client and S3
 // gateway import it. It never imports osd or mon.

@@ -26,6 +26,14 @@ var (
 	ErrIO = errors.New("I/O error")
 )
 
+// Sentinel errors the client raises itself.
+var (
+	// ErrBadName: an object name, xattr name, omap key or other string
+	// that the client refuses to send (empty, too long, not UTF-8). It
+	// is an ErrInvalid too.
+	ErrBadName = fmt.Errorf("bad name: %w", ErrInvalid)
+)
+
 // resultKind maps an OSD result to its sentinel (nil for OK; RETRY is
 // never returned to callers and maps to ErrUnavailable).
 func resultKind(r pb.Result) error {

@@ -133,15 +133,30 @@ func openPool(ctx context.Context, e *env, pool string) (*rados.IOContext, error
 
 // notFound is the error for an object that does not exist.
 func notFound(pool, oid string) error {
-	return fmt.Errorf("object %s not found in pool %s (radosctl ls %s lists its objects)", oid, pool, pool)
+	return fmt.Errorf("object %s not found in pool %s (radosctl ls %s lists its objects)", displayName(oid), pool, pool)
 }
 
-// objErr adds the object's name to an error of an object call.
+// displayName prints an object name in a message: as it is, or quoted
+// with Go escapes when it is not printable UTF-8, so that the bad bytes
+// show.
+func displayName(oid string) string {
+	if !utf8.ValidString(oid) || strings.ContainsFunc(oid, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return strconv.Quote(oid)
+	}
+	return oid
+}
+
+// objErr adds the object's name to an error of an object call, unless
+// the error starts with it.
 func objErr(err error, verb, pool, oid string) error {
 	if errors.Is(err, rados.ErrNotFound) {
 		return notFound(pool, oid)
 	}
-	return fmt.Errorf("%s %s/%s: %w", verb, pool, oid, err)
+	what := pool + "/" + displayName(oid)
+	if strings.HasPrefix(err.Error(), what+": ") {
+		return fmt.Errorf("%s %w", verb, err)
+	}
+	return fmt.Errorf("%s %s: %w", verb, what, err)
 }
 
 // transferCtx is the context of a command that moves data: it may take

@@ -567,5 +567,34 @@ func TestObjects(t *testing.T) {
 		a.fails(1, "no such file or directory", "get", "data", "plain", filepath.Join(dir, "nodir", "f"))
 	})
 
+	t.Run("bad names", func(t *testing.T) { a.t = t; badNames(t, a, dir) })
+
 	t.Run("bench", func(t *testing.T) { a.t = t; benchOnCluster(t, a) })
+}
+
+// badNames: names that are not UTF-8 (proto strings must be) are refused
+// by the client, with a message saying so, not gRPC's.
+func badNames(t *testing.T, a *admin, dir string) {
+	small, dst := filepath.Join(dir, "names-small"), filepath.Join(dir, "names-out")
+	randomFile(t, small, 1000)
+	before := lsNames(a)
+	const bad = "caf\xe9"
+	for _, args := range [][]string{
+		{"put", "data", bad, small}, {"stat", "data", bad},
+		{"get", "data", bad, dst}, {"rm", "data", bad}, {"setxattr", "data", bad, "n", "v"}, {"listomapkeys", "data", bad},
+	} {
+		_, errOut, code := a.run(args...)
+		if code != 1 || !strings.Contains(errOut, `data/"caf\xe9": the object name is not valid UTF-8 (object names are 1..2048 bytes of UTF-8 without NUL)`) ||
+			strings.Contains(errOut, "grpc") || strings.Contains(errOut, bad) {
+			t.Errorf("radosctl %q: exit %d, %q", args, code, errOut)
+		}
+	}
+	a.ok("put", "data", "names-x", small)
+	a.fails(1, `step 0 (setxattr): the xattr name "user.\xff" is not valid UTF-8`, "setxattr", "data", "names-x", "user.\xff", "v")
+	a.fails(1, `step 0 (omap_set): the omap key "k\xff" is not valid UTF-8`, "setomapval", "data", "names-x", "k\xff", "v")
+	a.fails(1, `pool_create.name "p\xff" is not valid UTF-8`, "pool", "create", "p\xff", "8")
+	a.ok("rm", "data", "names-x")
+	if after := lsNames(a); !slices.Equal(after, before) {
+		t.Errorf("the pool held %q, now %q", before, after)
+	}
 }
