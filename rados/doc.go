@@ -7,7 +7,13 @@
 // (Write, Read, SetXattr, OmapSet, ...) and compound operations built
 // with NewWriteOp and NewReadOp, whose steps run atomically on one
 // object. ListObjects and Stats cover a pool, Conn.ClusterStats the
-// cluster, and Striper stores large objects as numbered pieces.
+// cluster, and Striper stores objects of any size under one name, plain
+// or striped, either replacing the other as a whole: a striped object's
+// data is in pieces named after it and a random instance
+// (NAME.~INSTANCE.%08x), which a put writes first and then makes the
+// object's in one compare-and-swap of the head object NAME's layout
+// xattr; readers read the head once, then that instance's pieces, which
+// never change (see Striper).
 //
 // The Objecter: the first OpenPool starts a goroutine that subscribes to
 // a monitor and applies every map update (incrementals, or a full map),

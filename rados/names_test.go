@@ -1,6 +1,7 @@
 package rados
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ func TestBadNames(t *testing.T) {
 	c := fc.conn(fc.m, time.Second)
 	io := fc.ioctx(c)
 	ctx := ctxT(t, 30*time.Second)
+	s := &Striper{IO: io}
 	bad := func(what string, err error, want string) {
 		t.Helper()
 		if !errors.Is(err, ErrBadName) || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
@@ -32,6 +34,11 @@ func TestBadNames(t *testing.T) {
 		bad("write of "+tc.oid, io.WriteFull(ctx, tc.oid, []byte("x")), tc.want)
 		_, err := io.Stat(ctx, tc.oid)
 		bad("stat of "+tc.oid, err, tc.want)
+		_, err = s.Put(ctx, tc.oid, strings.NewReader("x"))
+		bad("striped put of "+tc.oid, err, tc.want)
+		_, err = s.Get(ctx, tc.oid, &bytes.Buffer{})
+		bad("get of "+tc.oid, err, tc.want)
+		bad("remove of "+tc.oid, s.Remove(ctx, tc.oid), tc.want)
 	}
 	bad("xattr name", io.SetXattr(ctx, "o", "user.\xff", nil), `step 0 (setxattr): the xattr name "user.\xff" is not valid UTF-8`)
 	_, err := io.GetXattr(ctx, "o", "\xff")

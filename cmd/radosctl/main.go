@@ -143,7 +143,7 @@ objects:
                                            striped over objects of --object-size (default 4M)
   get POOL OBJ FILE|-                      fetch an object, plain or striped, into FILE (-: stdout)
   rm POOL OBJ...                           remove objects, plain or striped
-  ls POOL                                  the pool's objects
+  ls POOL [--all]                          the pool's objects (--all: with striped objects' pieces)
   stat POOL OBJ                            an object's modification time, size and version
   setxattr POOL OBJ NAME VALUE             set an extended attribute
   getxattr POOL OBJ NAME                   print an extended attribute's value as it is
