@@ -13,7 +13,8 @@
 // (NAME.~INSTANCE.%08x), which a put writes first and then makes the
 // object's in one compare-and-swap of the head object NAME's layout
 // xattr; readers read the head once, then that instance's pieces, which
-// never change (see Striper).
+// never change (see Striper; Orphans finds the pieces of puts cut
+// short).
 //
 // The Objecter: the first OpenPool starts a goroutine that subscribes to
 // a monitor and applies every map update (incrementals, or a full map),

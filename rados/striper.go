@@ -128,10 +128,10 @@ func newInstance() string {
 //
 // A put that fails removes the pieces it wrote; one that stops (a
 // crash, a lost connection) leaves them, and a put whose old pieces
-// could not be removed leaves those.
+// could not be removed leaves those: Orphans finds both.
 //
 // Names: pieces are named after their object, so that a piece leads to
-// its head by its name alone (ParsePieceName). A striped
+// its head by its name alone (Orphans; ParsePieceName). A striped
 // object's name may therefore have at most MaxStripedNameLen bytes, so
 // that its pieces' names fit; Put refuses a longer one before writing
 // anything (a plain object may have any name up to MaxObjectNameLen). Objects striped before instances existed (pieces
@@ -385,7 +385,7 @@ func (s *Striper) WriteFull(ctx context.Context, name string, data []byte) (uint
 // pieces of a new instance, up to Concurrency in parallel, then switches
 // the head (see Striper). Until then the name holds what it held; if Put
 // fails, it still does, and the pieces written are removed (unless the
-// switch's outcome is unknown: then they are left).
+// switch's outcome is unknown: then they are left for Orphans).
 func (s *Striper) Put(ctx context.Context, name string, r io.Reader) (uint64, error) {
 	if err := s.checkStripedName(name); err != nil {
 		return 0, err
@@ -697,7 +697,7 @@ func (s *Striper) Remove(ctx context.Context, name string) error {
 		}
 		if h.striped {
 			if err := s.removePieces(ctx, name, h.layout); err != nil {
-				return fmt.Errorf("%s: removed, but not all of its pieces: %w", s.what(name), err)
+				return fmt.Errorf("%s: removed, but not all of its pieces (Striper.Orphans finds those left): %w", s.what(name), err)
 			}
 		}
 		// An object striped before instances, hidden by the head, would

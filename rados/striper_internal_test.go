@@ -346,3 +346,44 @@ func TestStriperLegacy(t *testing.T) {
 		t.Fatalf("remove of another name took %s: %v", StripeName("plain", 0), err)
 	}
 }
+
+// TestStriperOrphans: pieces whose head is absent, plain or names
+// another instance are orphans; a striped object's own are not, nor the
+// pieces of a head whose layout does not parse.
+func TestStriperOrphans(t *testing.T) {
+	fc := newFakeCluster(t, 3)
+	io := fc.ioctx(fc.conn(fc.m, time.Second))
+	ctx := ctxT(t, 30*time.Second)
+	s := &Striper{IO: io, ObjectSize: 4}
+	for _, name := range []string{"striped", "plain", "bad"} {
+		if _, err := s.Put(ctx, name, strings.NewReader("0123456789")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.WriteFull(ctx, "plain", []byte("p")); err != nil {
+		t.Fatal(err)
+	}
+	if err := io.SetXattr(ctx, "bad", layoutXattr, []byte("v0")); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		pieceName("gone", "00000000000000aa", 0), pieceName("plain", "00000000000000bb", 3),
+		pieceName("striped", "00000000000000cc", 0), pieceName("striped", "00000000000000cc", 1),
+	}
+	for _, oid := range append(slices.Clone(want), pieceName("bad", "00000000000000dd", 0)) {
+		if err := io.WriteFull(ctx, oid, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	if err := s.Orphans(ctx, 0, func(oid string) error { got = append(got, oid); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Sort(want); !slices.Equal(got, want) {
+		t.Errorf("orphans %q, want %q", got, want)
+	}
+	stop := errors.New("stop")
+	if err := s.Orphans(ctx, 0, func(string) error { return stop }); err != stop {
+		t.Errorf("an error from fn: %v", err)
+	}
+}

@@ -133,6 +133,10 @@ func checkPieces(t *testing.T, s *rados.Striper, name string, size int, objectSi
 	if len(pieces) != want || len(insts) > 1 {
 		t.Fatalf("%d pieces of %d instance(s) in the pool, want the %d of the head's (striped: %v): %q", len(pieces), len(insts), want, st.Striped, pieces)
 	}
+	var orphans []string
+	if err := s.Orphans(ctx, 0, func(oid string) error { orphans = append(orphans, oid); return nil }); err != nil || len(orphans) != 0 {
+		t.Fatalf("orphans %q, %v", orphans, err)
+	}
 }
 
 func randomData(rng *rand.Rand, lo, hi int) []byte {

@@ -22,7 +22,8 @@
 // put stores an input larger than --max-object-size through the
 // striper (rados.Striper: plain and striped puts of a name replace each
 // other as a whole), and get, stat and rm find striped objects too; ls
-// shows a striped object as its head (--all: with its pieces). radosctl
+// shows a striped object as its head (--all: with its pieces), and
+// orphans finds and removes pieces that no object refers to. radosctl
 // help lists them with their arguments. Every command
 // that changes the map takes --dry-run (report the change and the PG
 // movement, change nothing) and --yes (allow a change that moves more

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/loligo/loligo/rados"
@@ -37,6 +38,10 @@ const (
 	// getTries bounds how often get writes a file again because a put
 	// replaced the object while it was being read.
 	getTries = 5
+	// defaultOrphanAge is how long ago the newest piece of an instance
+	// that no head names must have been written for orphans to report
+	// it: a put under way has such pieces too.
+	defaultOrphanAge = 24 * time.Hour
 )
 
 // objArgs parses the flags of an object command and checks the number of
@@ -488,6 +493,57 @@ func lsCmd(e *env, args []string) error {
 	}
 	if e.json {
 		return writeJSON(e, names)
+	}
+	return nil
+}
+
+// orphans
+
+// orphansJSON is the -o json result of orphans.
+type orphansJSON struct {
+	Pool    string   `json:"pool"`
+	Orphans []string `json:"orphans"`
+	Removed bool     `json:"removed"`
+}
+
+func orphansCmd(e *env, args []string) error {
+	const topic = "orphans"
+	a, err := objArgs(topic, args, map[string]bool{"rm": false, "min-age": true}, 1, 1)
+	if err != nil {
+		return err
+	}
+	minAge := defaultOrphanAge
+	if v, ok := a.flags["min-age"]; ok {
+		if minAge, err = time.ParseDuration(v); err != nil || minAge < 0 {
+			return objUsage(topic, "--min-age %q: want a duration such as 30m, 24h or 0s", v)
+		}
+	}
+	pool, rm := a.pos[0], a.has("rm")
+	ioc, err := connectPool(e, pool)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := transferCtx()
+	defer cancel()
+	out := orphansJSON{Pool: pool, Orphans: []string{}, Removed: rm}
+	err = striper(ioc, defaultStripeObject).Orphans(ctx, minAge, func(oid string) error {
+		if rm {
+			if err := ioc.Remove(ctx, oid); err != nil && !errors.Is(err, rados.ErrNotFound) {
+				return fmt.Errorf("removing %s/%s: %w", pool, displayName(oid), err)
+			}
+		}
+		if e.json {
+			out.Orphans = append(out.Orphans, oid)
+			return nil
+		}
+		_, err := fmt.Fprintln(e.stdout, oid)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("looking for orphan pieces in pool '%s': %w", pool, err)
+	}
+	if e.json {
+		return writeJSON(e, out)
 	}
 	return nil
 }

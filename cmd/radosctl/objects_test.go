@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -606,6 +607,7 @@ func TestObjects(t *testing.T) {
 	t.Run("bad names", func(t *testing.T) { a.t = t; badNames(t, a, dir) })
 	t.Run("long names", func(t *testing.T) { a.t = t; longNames(t, a, dir) })
 	t.Run("racing puts", func(t *testing.T) { a.t = t; racingPuts(t, a, dir) })
+	t.Run("orphans", func(t *testing.T) { a.t = t; orphans(t, a, c) })
 
 	t.Run("bench", func(t *testing.T) { a.t = t; benchOnCluster(t, a) })
 }
@@ -750,4 +752,50 @@ func racingPuts(t *testing.T, a *admin, dir string) {
 	if after := lsAll(a); !slices.Equal(after, before) {
 		t.Errorf("the pool held %q, now %q", before, after)
 	}
+}
+
+// orphans: pieces that no head names are listed (once old enough) and
+// removed by orphans --rm; a striped object's own are not.
+func orphans(t *testing.T, a *admin, c *testcluster.Cluster) {
+	src := filepath.Join(t.TempDir(), "f")
+	randomFile(t, src, 300<<10)
+	a.ok("put", "data", "kept", src, "--max-object-size", "100K", "--object-size", "64K")
+	kept := piecesOf(a, "kept")
+	// Pieces of an instance that no head names: a put that stopped.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := rados.Connect(ctx, rados.Options{ConfPath: c.ConfPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ioc, err := conn.OpenPool(ctx, "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray := []string{"kept.~00000000000000aa.00000000", "kept.~00000000000000aa.00000001", "gone.~00000000000000bb.00000000"}
+	for _, oid := range stray {
+		if err := ioc.WriteFull(ctx, oid, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := a.ok("orphans", "data"); out != "" {
+		t.Errorf("orphans found pieces written just now: %q", out)
+	}
+	var oj orphansJSON
+	a.json(&oj, "orphans", "data", "--min-age", "0s")
+	if slices.Sort(oj.Orphans); !slices.Equal(oj.Orphans, slices.Sorted(slices.Values(stray))) || oj.Removed {
+		t.Errorf("orphans -o json: %+v, want %q", oj, stray)
+	}
+	if out := a.ok("orphans", "data", "--min-age=0s", "--rm"); len(strings.Fields(out)) != 3 {
+		t.Errorf("orphans --rm printed %q", out)
+	}
+	if out := a.ok("orphans", "data", "--min-age", "0s"); out != "" {
+		t.Errorf("orphans after --rm: %q", out)
+	}
+	if got := piecesOf(a, "kept"); !slices.Equal(got, kept) {
+		t.Errorf("the object's own pieces: %q, were %q", got, kept)
+	}
+	a.fails(2, `--min-age "soon": want a duration`, "orphans", "data", "--min-age", "soon")
+	a.ok("rm", "data", "kept")
 }
