@@ -11,7 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	pb "github.com/loligo/loligo/proto/loligopb"
 	"github.com/loligo/loligo/rados"
 )
 
@@ -223,6 +225,48 @@ func TestStriperMixedPuts(t *testing.T) {
 		t.Fatalf("after a put and a remove: %d bytes, %v", len(got), err)
 	default:
 		checkPieces(t, s, name, len(data), os)
+	}
+}
+
+// TestStriperErasure: the same on an erasure-coded pool (k=2, m=1),
+// whose OSDs run the guarded switch on the shards.
+func TestStriperErasure(t *testing.T) {
+	cl := startCluster(t)
+	c := connect(t, cl, rados.Options{})
+	ctx := testCtx(t)
+	prof := &pb.ECProfileSet{Name: "k2m1", Params: map[string]string{"k": "2", "m": "1", "crush-failure-domain": "host"}}
+	if _, err := c.Command(ctx, &pb.CommandRequest{Cmd: &pb.CommandRequest_EcProfileSet{EcProfileSet: prof}}); err != nil {
+		t.Fatal(err)
+	}
+	pool := &pb.PoolCreate{Name: "ec", PgNum: 8, Type: pb.PoolType_POOL_TYPE_ERASURE, EcProfile: "k2m1"}
+	if _, err := c.Command(ctx, &pb.CommandRequest{Cmd: &pb.CommandRequest_PoolCreate{PoolCreate: pool}}); err != nil {
+		t.Fatal(err)
+	}
+	cl.WaitClean(time.Minute)
+	const os = 64 << 10
+	s := &rados.Striper{IO: openPool(t, c, "ec"), ObjectSize: os, Concurrency: 4, ReadSize: 32 << 10}
+	const name = "ec-mixed"
+	prev := []byte("the first object")
+	if err := stripedPut(ctx, s, name, prev); err != nil {
+		t.Fatal(err)
+	}
+	for seed := range uint64(2) {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 21))
+			writers := []raceWriter{
+				{data: randomData(rng, 3*os, 5*os)},
+				{plain: true, data: randomData(rng, os, 2*os)},
+				{data: randomData(rng, 1, 2*os)},
+			}
+			prev = raceRound(t, s, name, prev, writers, 2)
+			checkPieces(t, s, name, len(prev), os)
+		})
+	}
+	if err := s.Remove(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if pieces, _ := listPieces(t, s.IO, name); len(pieces) != 0 {
+		t.Fatalf("left: %q", pieces)
 	}
 }
 
