@@ -134,7 +134,8 @@ func newInstance() string {
 // its head by its name alone (Orphans; ParsePieceName). A striped
 // object's name may therefore have at most MaxStripedNameLen bytes, so
 // that its pieces' names fit; Put refuses a longer one before writing
-// anything (a plain object may have any name up to MaxObjectNameLen). Objects striped before instances existed (pieces
+// anything (a plain object may have any name up to MaxObjectNameLen).
+// Put and WriteFull refuse a name that has the form of a piece's. Objects striped before instances existed (pieces
 // NAME.%08x, StripeName, with the xattrs striper.size and
 // striper.object_size on piece 0, and no head) are still read when
 // there is no head NAME, and removed by Remove and by a put of the name.
@@ -350,9 +351,23 @@ func (s *Striper) removePieces(ctx context.Context, name string, l stripeLayout)
 	})
 }
 
+// checkHeadName refuses to put an object under a piece's name: ls
+// would hide it, and Orphans would take it for an orphan.
+func (s *Striper) checkHeadName(name string) error {
+	if err := checkObjectName(s.IO.name, name); err != nil {
+		return err
+	}
+	if head, _, _, ok := ParsePieceName(name); ok {
+		return &Error{Kind: ErrBadName, Step: -1,
+			Msg: fmt.Sprintf("%s: names of the form NAME.~INSTANCE.%%08x (16 hex digits of instance) are those of the pieces of striped objects (this one of %s): give it another name",
+				s.what(name), quoteName(head))}
+	}
+	return nil
+}
+
 // checkStripedName refuses a name that no striped object may have.
 func (s *Striper) checkStripedName(name string) error {
-	if err := checkObjectName(s.IO.name, name); err != nil {
+	if err := s.checkHeadName(name); err != nil {
 		return err
 	}
 	if len(name) > MaxStripedNameLen {
@@ -369,6 +384,9 @@ func (s *Striper) checkStripedName(name string) error {
 // which writes that continue the object can guard (AssertVersion) to
 // stop at a concurrent put.
 func (s *Striper) WriteFull(ctx context.Context, name string, data []byte) (uint64, error) {
+	if err := s.checkHeadName(name); err != nil {
+		return 0, err
+	}
 	if data == nil {
 		data = []byte{}
 	}

@@ -268,6 +268,18 @@ func TestStriperFake(t *testing.T) {
 	if got := len(fc.requests()); got != reqs {
 		t.Fatalf("the refused put sent %d requests", got-reqs)
 	}
+	// Nor may an object have a piece's name: ls would hide it, and
+	// Orphans take it for an orphan.
+	piece := pieceName("obj", "0123456789abcdef", 1)
+	if _, err := s.Put(ctx, piece, bytes.NewReader([]byte("x"))); !errors.Is(err, ErrBadName) || !strings.Contains(err.Error(), "the pieces of striped objects (this one of obj)") {
+		t.Fatalf("striped put of %s: %v", piece, err)
+	}
+	if _, err := s.WriteFull(ctx, piece, []byte("x")); !errors.Is(err, ErrBadName) {
+		t.Fatalf("plain put of %s: %v", piece, err)
+	}
+	if got := len(fc.requests()); got != reqs {
+		t.Fatalf("the refused puts sent %d requests", got-reqs)
+	}
 	if _, err := s.WriteFull(ctx, longName, []byte("x")); err != nil {
 		t.Fatal(err)
 	}
