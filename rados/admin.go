@@ -54,6 +54,10 @@ func (c *Conn) PGCommand(ctx context.Context, pg clustermap.PGID, cmd pb.PGCmd, 
 // OSDConfig reads an OSD's runtime settings and, when set is not empty,
 // changes them first (all or none).
 func (c *Conn) OSDConfig(ctx context.Context, osd int32, set map[string]string) (*pb.ConfigReply, error) {
+	req := &pb.ConfigRequest{Set: set}
+	if err := checkStrings(fmt.Sprintf("osd.%d config", osd), req); err != nil {
+		return nil, err
+	}
 	m, err := c.ensureMap(ctx)
 	if err != nil {
 		return nil, err
@@ -71,7 +75,7 @@ func (c *Conn) OSDConfig(ctx context.Context, osd int32, set map[string]string) 
 	}
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
-	rep, err := cl.Config(ctx, &pb.ConfigRequest{Set: set})
+	rep, err := cl.Config(ctx, req)
 	if err != nil {
 		return nil, convertOSD(err, fmt.Sprintf("osd.%d (%s)", osd, st.Addr))
 	}

@@ -260,6 +260,9 @@ func (c *Conn) MapAt(ctx context.Context, epoch uint64) (*clustermap.Map, error)
 
 // Command sends an admin command to the monitors' leader.
 func (c *Conn) Command(ctx context.Context, req *pb.CommandRequest) (*pb.CommandReply, error) {
+	if err := checkStrings("command", req); err != nil {
+		return nil, err
+	}
 	return monCall(ctx, c, func(ctx context.Context, cl pb.MonClient) (*pb.CommandReply, error) {
 		return cl.Command(ctx, req)
 	})

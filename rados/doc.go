@@ -7,7 +7,14 @@
 // (Write, Read, SetXattr, OmapSet, ...) and compound operations built
 // with NewWriteOp and NewReadOp, whose steps run atomically on one
 // object. ListObjects and Stats cover a pool, Conn.ClusterStats the
-// cluster, and Striper stores large objects as numbered pieces.
+// cluster, and Striper stores objects of any size under one name, plain
+// or striped, either replacing the other as a whole: a striped object's
+// data is in pieces named after it and a random instance
+// (NAME.~INSTANCE.%08x), which a put writes first and then makes the
+// object's in one compare-and-swap of the head object NAME's layout
+// xattr; readers read the head once, then that instance's pieces, which
+// never change (see Striper; Orphans finds the pieces of puts cut
+// short).
 //
 // The Objecter: the first OpenPool starts a goroutine that subscribes to
 // a monitor and applies every map update (incrementals, or a full map),
@@ -29,8 +36,12 @@
 // message and wrap one of this package's sentinels, so not-found,
 // invalid, busy, denied, unavailable and the object results (ErrNoData,
 // ErrCanceled, ErrVersion, ...) stay distinguishable; a failed step of
-// a compound operation is an *Error whose Step is its index. Data is not
-// copied: write calls send the caller's slices, reads return the reply's.
+// a compound operation is an *Error whose Step is its index; what
+// cannot be sent or would be refused for its name (an object name that
+// is empty, longer than MaxObjectNameLen or not UTF-8, any other string
+// of a request that is not UTF-8) fails before anything is sent, with
+// ErrBadName (an ErrInvalid) naming the field. Data is not copied: write
+// calls send the caller's slices, reads return the reply's.
 //
 // Applications, radosctl, and the MDS, file system client and S3
 // gateway import it. It never imports osd or mon.

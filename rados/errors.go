@@ -26,6 +26,19 @@ var (
 	ErrIO = errors.New("I/O error")
 )
 
+// Sentinel errors the client raises itself.
+var (
+	// ErrBadName: an object name, xattr name, omap key or other string
+	// that the client refuses to send (empty, too long, not UTF-8), or
+	// a name too long to stripe. It is an ErrInvalid too.
+	ErrBadName = fmt.Errorf("bad name: %w", ErrInvalid)
+	// ErrReplaced: another writer replaced (or removed) the object while
+	// a call that takes several operations on it was under way: a read
+	// that had already passed part of the object on, or a write that had
+	// already changed it.
+	ErrReplaced = errors.New("object replaced meanwhile")
+)
+
 // resultKind maps an OSD result to its sentinel (nil for OK; RETRY is
 // never returned to callers and maps to ErrUnavailable).
 func resultKind(r pb.Result) error {

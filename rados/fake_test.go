@@ -265,9 +265,20 @@ func (fc *fakeCluster) apply(oid string, steps []*pb.OpStep) *pb.OpReply {
 				res.Kv = maps.Clone(o.xattrs)
 			}
 		case pb.OpCode_OP_CMPXATTR:
+			if !exists {
+				return fail(pb.Result_NOT_FOUND, i, "no object %s", oid)
+			}
 			eq := bytes.Equal(o.xattrs[s.GetName()], s.GetValue())
 			if (s.GetCmp() == pb.CmpOp_CMP_EQ) != eq {
 				return fail(pb.Result_CANCELED, i, "xattr %s compares false", s.GetName())
+			}
+		case pb.OpCode_OP_ASSERT_VERSION:
+			var v uint64
+			if exists {
+				v = o.version
+			}
+			if v != s.GetVersion() {
+				return fail(pb.Result_VERSION_MISMATCH, i, "version %d, not %d", v, s.GetVersion())
 			}
 		default:
 			return fail(pb.Result_INVALID, i, "the fake does not do %v", s.GetCode())

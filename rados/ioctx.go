@@ -81,12 +81,17 @@ func isWrite(steps []*pb.OpStep) bool {
 // op runs one operation on an object, resending it (with the same
 // ReqID) as the map changes or OSDs fail, and maps the result.
 func (io *IOContext) op(ctx context.Context, oid string, steps []*pb.OpStep) (*pb.OpReply, error) {
-	what := io.name + "/" + oid
-	if oid == "" {
-		return nil, &Error{Kind: ErrInvalid, Msg: io.name + ": empty object name", Step: -1}
+	if err := checkObjectName(io.name, oid); err != nil {
+		return nil, err
 	}
+	what := io.name + "/" + oid
 	if len(steps) == 0 {
 		return nil, &Error{Kind: ErrInvalid, Msg: what + ": operation has no steps", Step: -1}
+	}
+	for i, s := range steps {
+		if err := checkStepNames(what, i, s); err != nil {
+			return nil, err
+		}
 	}
 	req := &pb.OpRequest{Reqid: io.c.newReqID(), Pool: io.pool, Oid: oid, Steps: steps}
 	var rep *pb.OpReply

@@ -518,28 +518,35 @@ func testStriper(t *testing.T, io *rados.IOContext) {
 			if err != nil || n != uint64(size) {
 				t.Fatalf("put: %d, %v", n, err)
 			}
-			if st, err := s.Stat(ctx, name); err != nil || st != uint64(size) {
-				t.Fatalf("stat: %d, %v", st, err)
+			if st, err := s.Stat(ctx, name); err != nil || st.Size != uint64(size) || !st.Striped || st.Version == 0 {
+				t.Fatalf("stat: %+v, %v", st, err)
 			}
 			var buf bytes.Buffer
-			n, err = s.Get(ctx, name, &buf)
-			if err != nil || n != uint64(size) || !bytes.Equal(buf.Bytes(), data) {
-				t.Fatalf("get: %d, %v (same data: %v)", n, err, bytes.Equal(buf.Bytes(), data))
+			st, err := s.Get(ctx, name, &buf)
+			if err != nil || st.Size != uint64(size) || !bytes.Equal(buf.Bytes(), data) {
+				t.Fatalf("get: %+v, %v (same data: %v)", st, err, bytes.Equal(buf.Bytes(), data))
 			}
-			pieces := max(1, (size+os-1)/os)
-			for p := range pieces {
-				st, err := io.Stat(ctx, rados.StripeName(name, uint64(p)))
+			pieces, insts := listPieces(t, io, name)
+			if len(pieces) != max(1, (size+os-1)/os) || len(insts) != 1 {
+				t.Fatalf("pieces %q", pieces)
+			}
+			for p, oid := range pieces {
+				st, err := io.Stat(ctx, oid)
 				if err != nil || st.Size != uint64(min(os, size-p*os)) {
-					t.Fatalf("piece %d: %+v, %v", p, st, err)
+					t.Fatalf("piece %s: %+v, %v", oid, st, err)
 				}
+			}
+			if st, err := io.Stat(ctx, name); err != nil || st.Size != 0 {
+				t.Fatalf("head: %+v, %v", st, err)
 			}
 			if err := s.Remove(ctx, name); err != nil {
 				t.Fatal(err)
 			}
-			for p := range pieces {
-				_, err := io.Stat(ctx, rados.StripeName(name, uint64(p)))
-				wantErr(t, "piece after remove", err, rados.ErrNotFound)
+			if pieces, _ := listPieces(t, io, name); len(pieces) != 0 {
+				t.Fatalf("pieces after remove: %q", pieces)
 			}
+			_, err = io.Stat(ctx, name)
+			wantErr(t, "head after remove", err, rados.ErrNotFound)
 			_, err = s.Get(ctx, name, &buf)
 			wantErr(t, "get after remove", err, rados.ErrNotFound)
 		})
@@ -548,37 +555,42 @@ func testStriper(t *testing.T, io *rados.IOContext) {
 		if _, err := s.Put(ctx, "shrink", bytes.NewReader(make([]byte, 3*os+5))); err != nil {
 			t.Fatal(err)
 		}
+		_, before := listPieces(t, io, "shrink")
 		small := []byte("small")
 		if _, err := s.Put(ctx, "shrink", bytes.NewReader(small)); err != nil {
 			t.Fatal(err)
 		}
-		for p := 1; p < 4; p++ {
-			_, err := io.Stat(ctx, rados.StripeName("shrink", uint64(p)))
-			wantErr(t, "extra piece after a smaller put", err, rados.ErrNotFound)
+		if pieces, insts := listPieces(t, io, "shrink"); len(pieces) != 1 || len(insts) != 1 || insts[0] == before[0] {
+			t.Fatalf("pieces after a smaller put: %q (instance before %s)", pieces, before)
 		}
 		var buf bytes.Buffer
-		if n, err := s.Get(ctx, "shrink", &buf); err != nil || n != 5 || buf.String() != "small" {
-			t.Fatalf("get: %d %q %v", n, buf.String(), err)
+		if st, err := s.Get(ctx, "shrink", &buf); err != nil || st.Size != 5 || buf.String() != "small" {
+			t.Fatalf("get: %+v %q %v", st, buf.String(), err)
+		}
+		if err := s.Remove(ctx, "shrink"); err != nil {
+			t.Fatal(err)
 		}
 	})
-	t.Run("Incomplete", func(t *testing.T) {
-		// Piece 0 without the size xattr: a put that did not finish.
-		if err := io.WriteFull(ctx, rados.StripeName("half", 0), []byte("x")); err != nil {
-			t.Fatal(err)
+}
+
+// listPieces lists the pieces of the striped object name in the pool, in
+// order, and their instances.
+func listPieces(t *testing.T, io *rados.IOContext, name string) (pieces, insts []string) {
+	t.Helper()
+	err := io.ListObjects(testCtx(t), func(oid string) error {
+		if h, inst, _, ok := rados.ParsePieceName(oid); ok && h == name {
+			pieces = append(pieces, oid)
+			if !slices.Contains(insts, inst) {
+				insts = append(insts, inst)
+			}
 		}
-		if err := io.WriteFull(ctx, rados.StripeName("half", 1), []byte("y")); err != nil {
-			t.Fatal(err)
-		}
-		_, err := s.Stat(ctx, "half")
-		wantErr(t, "stat of an incomplete object", err, rados.ErrNotFound)
-		_, err = s.Get(ctx, "half", &bytes.Buffer{})
-		wantErr(t, "get of an incomplete object", err, rados.ErrNotFound)
-		if err := s.Remove(ctx, "half"); err != nil {
-			t.Fatal(err)
-		}
-		_, err = io.Stat(ctx, rados.StripeName("half", 1))
-		wantErr(t, "piece of a removed incomplete object", err, rados.ErrNotFound)
+		return nil
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(pieces)
+	return pieces, insts
 }
 
 // testResend drops the reply of the first Append: the client resends it

@@ -1,12 +1,10 @@
 package rados
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -380,79 +378,6 @@ func TestObjecterListAndStats(t *testing.T) {
 		if o.ID != int32(i) || !o.Up || o.Used != uint64(100+i) || o.Avail != uint64(1000+i) {
 			t.Errorf("osd stat %+v", o)
 		}
-	}
-}
-
-func TestStriperFake(t *testing.T) {
-	fc := newFakeCluster(t, 3)
-	io := fc.ioctx(fc.conn(fc.m, time.Second))
-	ctx := ctxT(t, 30*time.Second)
-	const os = 1 << 10
-	s := &Striper{IO: io, ObjectSize: os, Concurrency: 3}
-	for _, size := range []int{0, 1, os - 1, os, os + 1, 3*os + 5, 20*os + 7} {
-		data := make([]byte, size)
-		for i := range data {
-			data[i] = byte(i*7 + size)
-		}
-		n, err := s.Put(ctx, "big", bytes.NewReader(data))
-		if err != nil || n != uint64(size) {
-			t.Fatalf("put %d: %d, %v", size, n, err)
-		}
-		var buf bytes.Buffer
-		n, err = s.Get(ctx, "big", &buf)
-		if err != nil || n != uint64(size) || !bytes.Equal(buf.Bytes(), data) {
-			t.Fatalf("get %d: %d, %v, equal %v", size, n, err, bytes.Equal(buf.Bytes(), data))
-		}
-		if st, err := s.Stat(ctx, "big"); err != nil || st != uint64(size) {
-			t.Fatalf("stat %d: %d, %v", size, st, err)
-		}
-	}
-	// Shrinking removes the pieces beyond the new end.
-	if _, err := s.Put(ctx, "big", bytes.NewReader(make([]byte, os+1))); err != nil {
-		t.Fatal(err)
-	}
-	if pieces := fc.objects(); !slices.Equal(pieces, []string{"big.00000000", "big.00000001"}) {
-		t.Fatalf("pieces after shrinking: %v", pieces)
-	}
-	if err := s.Remove(ctx, "big"); err != nil {
-		t.Fatal(err)
-	}
-	if left := fc.objects(); len(left) != 0 {
-		t.Fatalf("left after remove: %v", left)
-	}
-	if _, err := s.Stat(ctx, "big"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("stat after remove: %v", err)
-	}
-	if _, err := s.Get(ctx, "big", &bytes.Buffer{}); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("get after remove: %v", err)
-	}
-	// A put that fails half way is not visible as complete. One piece at
-	// a time: no write the failure cancels may land later.
-	s.Concurrency = 1
-	if _, err := s.Put(ctx, "half", bytes.NewReader(make([]byte, 2*os))); err != nil {
-		t.Fatal(err)
-	}
-	fc.setHook(func(sctx context.Context, osd int32, req *pb.OpRequest) (*pb.OpReply, error, bool) {
-		if req.GetOid() == StripeName("half", 2) {
-			return fail(pb.Result_IO_ERROR, 0, "disk on fire"), nil, false
-		}
-		return nil, nil, true
-	})
-	if _, err := s.Put(ctx, "half", bytes.NewReader(make([]byte, 3*os))); !errors.Is(err, ErrIO) {
-		t.Fatalf("failing put: %v", err)
-	}
-	if _, err := s.Stat(ctx, "half"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("stat of a half-done put: %v", err)
-	}
-	if _, err := s.Get(ctx, "half", &bytes.Buffer{}); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("get of a half-done put: %v", err)
-	}
-	fc.setHook(nil)
-	if err := s.Remove(ctx, "half"); err != nil {
-		t.Fatal(err)
-	}
-	if left := fc.objects(); len(left) != 0 {
-		t.Fatalf("left after removing a half-done put: %v", left)
 	}
 }
 

@@ -2,7 +2,6 @@ package rados
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -223,70 +222,5 @@ func TestStepName(t *testing.T) {
 	}
 	if got := stepName(pb.OpCode(77)); got != "op77" {
 		t.Errorf("got %q", got)
-	}
-}
-
-func TestStripeName(t *testing.T) {
-	for _, tc := range []struct {
-		prefix string
-		n      uint64
-		want   string
-	}{
-		{"obj", 0, "obj.00000000"},
-		{"obj", 0x1f, "obj.0000001f"},
-		{"10000000abc", 0xdeadbeef, "10000000abc.deadbeef"},
-		{"x", 0x123456789, "x.123456789"},
-		{fmt.Sprintf("%x", 0x10000000001), 2, "10000000001.00000002"},
-	} {
-		if got := StripeName(tc.prefix, tc.n); got != tc.want {
-			t.Errorf("StripeName(%q, %d) = %q, want %q", tc.prefix, tc.n, got, tc.want)
-		}
-	}
-}
-
-func TestStripeLayout(t *testing.T) {
-	const os = 64 << 10
-	for _, tc := range []struct {
-		size   uint64
-		pieces uint64
-		last   uint64
-	}{
-		{0, 1, 0},
-		{1, 1, 1},
-		{os - 1, 1, os - 1},
-		{os, 1, os},
-		{os + 1, 2, 1},
-		{3*os + 5, 4, 5},
-	} {
-		l := stripeLayout{size: tc.size, objectSize: os}
-		if got := l.pieces(); got != tc.pieces {
-			t.Errorf("size %d: %d pieces, want %d", tc.size, got, tc.pieces)
-		}
-		var sum uint64
-		for n := range l.pieces() {
-			sum += l.pieceLen(n)
-			if n < l.pieces()-1 && l.pieceLen(n) != os {
-				t.Errorf("size %d: piece %d has %d bytes", tc.size, n, l.pieceLen(n))
-			}
-		}
-		if got := l.pieceLen(l.pieces() - 1); got != tc.last {
-			t.Errorf("size %d: last piece %d, want %d", tc.size, got, tc.last)
-		}
-		if sum != tc.size || l.pieceLen(l.pieces()) != 0 {
-			t.Errorf("size %d: pieces add up to %d", tc.size, sum)
-		}
-	}
-	l, ok, err := parseLayout(map[string][]byte{striperSizeXattr: []byte("100"), striperObjectSizeXattr: []byte("64")})
-	if err != nil || !ok || l != (stripeLayout{100, 64}) {
-		t.Errorf("parseLayout = %v %v %v", l, ok, err)
-	}
-	if _, ok, err := parseLayout(map[string][]byte{striperSizeXattr: []byte("100")}); ok || err != nil {
-		t.Errorf("parseLayout without object size = %v %v", ok, err)
-	}
-	if _, _, err := parseLayout(map[string][]byte{striperSizeXattr: []byte("x"), striperObjectSizeXattr: []byte("64")}); err == nil {
-		t.Error("parseLayout accepted a bad size")
-	}
-	if _, _, err := parseLayout(map[string][]byte{striperSizeXattr: []byte("1"), striperObjectSizeXattr: []byte("0")}); err == nil {
-		t.Error("parseLayout accepted object size 0")
 	}
 }

@@ -20,8 +20,11 @@
 // scrub, deep-scrub, repair and list-inconsistent; tell osd.N|osd.*
 // config show/get/set. status --watch redraws the status until Ctrl-C.
 // put stores an input larger than --max-object-size through the
-// striper, and get and rm find striped objects too. radosctl help lists
-// them with their arguments. Every command
+// striper (rados.Striper: plain and striped puts of a name replace each
+// other as a whole), and get, stat and rm find striped objects too; ls
+// shows a striped object as its head (--all: with its pieces), and
+// orphans finds and removes pieces that no object refers to. radosctl
+// help lists them with their arguments. Every command
 // that changes the map takes --dry-run (report the change and the PG
 // movement, change nothing) and --yes (allow a change that moves more
 // than the monitor's threshold of PGs); flags may come anywhere after the

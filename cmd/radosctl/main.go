@@ -143,7 +143,11 @@ objects:
                                            striped over objects of --object-size (default 4M)
   get POOL OBJ FILE|-                      fetch an object, plain or striped, into FILE (-: stdout)
   rm POOL OBJ...                           remove objects, plain or striped
-  ls POOL                                  the pool's objects
+  ls POOL [--all]                          the pool's objects (--all: with striped objects' pieces)
+  orphans POOL [--min-age DURATION] [--rm] pieces of striped objects that no object refers to
+                                           (left by a put or rm cut short) and whose newest
+                                           was written --min-age (24h) ago or more; --rm
+                                           removes them
   stat POOL OBJ                            an object's modification time, size and version
   setxattr POOL OBJ NAME VALUE             set an extended attribute
   getxattr POOL OBJ NAME                   print an extended attribute's value as it is
@@ -259,6 +263,8 @@ func runStdin(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv f
 		err = lsCmd(e, rest[1:])
 	case "stat":
 		err = statCmd(e, rest[1:])
+	case "orphans":
+		err = orphansCmd(e, rest[1:])
 	case "setxattr":
 		err = setxattrCmd(e, rest[1:])
 	case "getxattr":

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/loligo/loligo/rados"
@@ -34,6 +35,13 @@ const (
 	defaultMaxObjectSize = 128 << 20
 	// defaultStripeObject is the size of a striped object's pieces.
 	defaultStripeObject = 4 << 20
+	// getTries bounds how often get writes a file again because a put
+	// replaced the object while it was being read.
+	getTries = 5
+	// defaultOrphanAge is how long ago the newest piece of an instance
+	// that no head names must have been written for orphans to report
+	// it: a put under way has such pieces too.
+	defaultOrphanAge = 24 * time.Hour
 )
 
 // objArgs parses the flags of an object command and checks the number of
@@ -133,15 +141,30 @@ func openPool(ctx context.Context, e *env, pool string) (*rados.IOContext, error
 
 // notFound is the error for an object that does not exist.
 func notFound(pool, oid string) error {
-	return fmt.Errorf("object %s not found in pool %s (radosctl ls %s lists its objects)", oid, pool, pool)
+	return fmt.Errorf("object %s not found in pool %s (radosctl ls %s lists its objects)", displayName(oid), pool, pool)
 }
 
-// objErr adds the object's name to an error of an object call.
+// displayName prints an object name in a message: as it is, or quoted
+// with Go escapes when it is not printable UTF-8, so that the bad bytes
+// show.
+func displayName(oid string) string {
+	if !utf8.ValidString(oid) || strings.ContainsFunc(oid, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return strconv.Quote(oid)
+	}
+	return oid
+}
+
+// objErr adds the object's name to an error of an object call, unless
+// the error starts with it.
 func objErr(err error, verb, pool, oid string) error {
 	if errors.Is(err, rados.ErrNotFound) {
 		return notFound(pool, oid)
 	}
-	return fmt.Errorf("%s %s/%s: %w", verb, pool, oid, err)
+	what := pool + "/" + displayName(oid)
+	if strings.HasPrefix(err.Error(), what+": ") {
+		return fmt.Errorf("%s %w", verb, err)
+	}
+	return fmt.Errorf("%s %s: %w", verb, what, err)
 }
 
 // transferCtx is the context of a command that moves data: it may take
@@ -158,8 +181,10 @@ func connectPool(e *env, pool string) (*rados.IOContext, error) {
 	return openPool(ctx, e, pool)
 }
 
+// striper is the object interface put, get, stat and rm use: an object
+// is plain or striped, either replacing the other (see rados.Striper).
 func striper(ioc *rados.IOContext, objectSize uint64) *rados.Striper {
-	return &rados.Striper{IO: ioc, ObjectSize: objectSize}
+	return &rados.Striper{IO: ioc, ObjectSize: objectSize, ReadSize: ioPiece}
 }
 
 // transferJSON is the -o json result of put and get.
@@ -237,25 +262,17 @@ func putCmd(e *env, args []string) error {
 		}
 		r = io.MultiReader(readers...)
 	}
+	// Either kind replaces the other, and what the name held, as a
+	// whole (see rados.Striper).
+	s := striper(ioc, objSize)
 	var n uint64
 	if striped {
-		n, err = striper(ioc, objSize).Put(ctx, oid, r)
-		if err != nil {
+		if n, err = s.Put(ctx, oid, r); err != nil {
 			return objErr(err, "writing striped object", pool, oid)
 		}
-		// A plain object of the same name would hide this one from get.
-		if err := ioc.Remove(ctx, oid); err != nil && !errors.Is(err, rados.ErrNotFound) {
-			return objErr(err, "removing the old plain object", pool, oid)
-		}
 	} else {
-		n, err = putPlain(ctx, ioc, oid, r, maxSize, name)
-		if err != nil {
+		if n, err = putPlain(ctx, s, oid, r, maxSize, name); err != nil {
 			return objErr(err, "writing", pool, oid)
-		}
-		// Drop a striped object of the same name, which rm would
-		// otherwise find after this one is removed.
-		if err := striper(ioc, objSize).Remove(ctx, oid); err != nil && !errors.Is(err, rados.ErrNotFound) {
-			return objErr(err, "removing the old striped object", pool, oid)
 		}
 	}
 	if e.json {
@@ -298,11 +315,14 @@ func readHead(r io.Reader, limit uint64) (pieces [][]byte, total uint64, err err
 	return pieces, total, nil
 }
 
-// putPlain writes r to one object: WriteFull of the first piece (so an
-// empty input makes an empty object), then Write of the others in order.
-func putPlain(ctx context.Context, ioc *rados.IOContext, oid string, r io.Reader, limit uint64, name string) (uint64, error) {
+// putPlain writes r to one object: the first piece replaces what the
+// name held, plain or striped, in one operation (so an empty input makes
+// an empty object), then the others are written in order, each guarded
+// by the version the one before left: a put that replaced the object
+// meanwhile is not written into.
+func putPlain(ctx context.Context, s *rados.Striper, oid string, r io.Reader, limit uint64, name string) (uint64, error) {
 	buf := make([]byte, ioPiece)
-	var off uint64
+	var off, version uint64
 	for {
 		n, rerr := io.ReadFull(r, buf)
 		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
@@ -314,9 +334,12 @@ func putPlain(ctx context.Context, ioc *rados.IOContext, oid string, r io.Reader
 		var err error
 		switch {
 		case off == 0:
-			err = ioc.WriteFull(ctx, oid, buf[:n])
+			version, err = s.WriteFull(ctx, oid, buf[:n])
 		case n > 0:
-			err = ioc.Write(ctx, oid, buf[:n], off)
+			version, err = s.IO.Operate(ctx, oid, rados.NewWriteOp().AssertVersion(version).Write(buf[:n], off))
+			if errors.Is(err, rados.ErrVersion) {
+				err = fmt.Errorf("another put, or another change, of the object came after the first %d bytes of this one: the object is that one's (%w)", off, rados.ErrReplaced)
+			}
 		}
 		if err != nil {
 			return off, err
@@ -349,58 +372,32 @@ func getCmd(e *env, args []string) error {
 	ctx, cancel := transferCtx()
 	defer cancel()
 
-	// Find the object, plain or striped, before creating any file.
-	st, err := ioc.Stat(ctx, oid)
-	striped := false
-	if errors.Is(err, rados.ErrNotFound) {
-		if _, serr := striper(ioc, defaultStripeObject).Stat(ctx, oid); serr == nil {
-			striped, err = true, nil
-		} else if !errors.Is(serr, rados.ErrNotFound) {
-			return objErr(serr, "reading striped object", pool, oid)
-		}
-	}
-	if err != nil {
-		return objErr(err, "reading", pool, oid)
-	}
-
+	// The object, plain or striped, as one put left it: Get starts again
+	// when a put replaces it before any of it is written, and fails with
+	// ErrReplaced after; a file is then written again from the start.
+	var st rados.StriperStat
 	fetch := func(w io.Writer) (uint64, error) {
-		if striped {
-			return striper(ioc, defaultStripeObject).Get(ctx, oid, w)
-		}
-		return getPlain(ctx, ioc, oid, st.Size, w)
+		var err error
+		st, err = striper(ioc, defaultStripeObject).Get(ctx, oid, w)
+		return st.Size, err
 	}
-	var n uint64
 	if dst == "-" {
-		n, err = fetch(e.stdout)
+		_, err = fetch(e.stdout)
 	} else {
-		n, err = writeFileAtomic(dst, fetch)
+		for try := 1; ; try++ {
+			_, err = writeFileAtomic(dst, fetch)
+			if !errors.Is(err, rados.ErrReplaced) || try == getTries {
+				break
+			}
+		}
 	}
 	if err != nil {
 		return objErr(err, "reading", pool, oid)
 	}
 	if e.json && dst != "-" {
-		return writeJSON(e, transferJSON{Pool: pool, Object: oid, Bytes: n, Striped: striped})
+		return writeJSON(e, transferJSON{Pool: pool, Object: oid, Bytes: st.Size, Striped: st.Striped})
 	}
 	return nil
-}
-
-// getPlain reads an object of size bytes in pieces and writes them to w.
-func getPlain(ctx context.Context, ioc *rados.IOContext, oid string, size uint64, w io.Writer) (uint64, error) {
-	var off uint64
-	for off < size {
-		b, err := ioc.Read(ctx, oid, off, min(size-off, ioPiece))
-		if err != nil {
-			return off, err
-		}
-		if len(b) == 0 {
-			break // the object shrank meanwhile
-		}
-		if _, err := w.Write(b); err != nil {
-			return off, err
-		}
-		off += uint64(len(b))
-	}
-	return off, nil
 }
 
 // writeFileAtomic writes a file through fill: to a temporary file in the
@@ -453,11 +450,7 @@ func rmCmd(e *env, args []string) error {
 	var errs []error
 	removed := []string{}
 	for _, oid := range a.pos[1:] {
-		err := ioc.Remove(ctx, oid)
-		if errors.Is(err, rados.ErrNotFound) {
-			err = striper(ioc, defaultStripeObject).Remove(ctx, oid)
-		}
-		if err != nil {
+		if err := striper(ioc, defaultStripeObject).Remove(ctx, oid); err != nil {
 			errs = append(errs, objErr(err, "removing", pool, oid))
 			continue
 		}
@@ -472,11 +465,11 @@ func rmCmd(e *env, args []string) error {
 }
 
 func lsCmd(e *env, args []string) error {
-	a, err := objArgs("ls", args, nil, 1, 1)
+	a, err := objArgs("ls", args, map[string]bool{"all": false}, 1, 1)
 	if err != nil {
 		return err
 	}
-	pool := a.pos[0]
+	pool, all := a.pos[0], a.has("all")
 	ctx, cancel := e.ctx()
 	defer cancel()
 	ioc, err := openPool(ctx, e, pool)
@@ -485,6 +478,9 @@ func lsCmd(e *env, args []string) error {
 	}
 	names := []string{}
 	err = ioc.ListObjects(ctx, func(oid string) error {
+		if _, _, _, piece := rados.ParsePieceName(oid); piece && !all {
+			return nil // a striped object shows as its head
+		}
 		if e.json {
 			names = append(names, oid)
 			return nil
@@ -497,6 +493,57 @@ func lsCmd(e *env, args []string) error {
 	}
 	if e.json {
 		return writeJSON(e, names)
+	}
+	return nil
+}
+
+// orphans
+
+// orphansJSON is the -o json result of orphans.
+type orphansJSON struct {
+	Pool    string   `json:"pool"`
+	Orphans []string `json:"orphans"`
+	Removed bool     `json:"removed"`
+}
+
+func orphansCmd(e *env, args []string) error {
+	const topic = "orphans"
+	a, err := objArgs(topic, args, map[string]bool{"rm": false, "min-age": true}, 1, 1)
+	if err != nil {
+		return err
+	}
+	minAge := defaultOrphanAge
+	if v, ok := a.flags["min-age"]; ok {
+		if minAge, err = time.ParseDuration(v); err != nil || minAge < 0 {
+			return objUsage(topic, "--min-age %q: want a duration such as 30m, 24h or 0s", v)
+		}
+	}
+	pool, rm := a.pos[0], a.has("rm")
+	ioc, err := connectPool(e, pool)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := transferCtx()
+	defer cancel()
+	out := orphansJSON{Pool: pool, Orphans: []string{}, Removed: rm}
+	err = striper(ioc, defaultStripeObject).Orphans(ctx, minAge, func(oid string) error {
+		if rm {
+			if err := ioc.Remove(ctx, oid); err != nil && !errors.Is(err, rados.ErrNotFound) {
+				return fmt.Errorf("removing %s/%s: %w", pool, displayName(oid), err)
+			}
+		}
+		if e.json {
+			out.Orphans = append(out.Orphans, oid)
+			return nil
+		}
+		_, err := fmt.Fprintln(e.stdout, oid)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("looking for orphan pieces in pool '%s': %w", pool, err)
+	}
+	if e.json {
+		return writeJSON(e, out)
 	}
 	return nil
 }
@@ -524,20 +571,13 @@ func statCmd(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := statJSON{Pool: pool, Object: oid}
-	st, err := ioc.Stat(ctx, oid)
-	if errors.Is(err, rados.ErrNotFound) {
-		size, serr := striper(ioc, defaultStripeObject).Stat(ctx, oid)
-		if serr == nil {
-			out.Size, out.Striped, err = size, true, nil
-		} else if !errors.Is(serr, rados.ErrNotFound) {
-			err = serr
-		}
-	} else if err == nil {
-		out.Size, out.MTime, out.Version = st.Size, jsonTime(st.ModTime), st.Version
-	}
+	st, err := striper(ioc, defaultStripeObject).Stat(ctx, oid)
 	if err != nil {
 		return objErr(err, "stat", pool, oid)
+	}
+	out := statJSON{Pool: pool, Object: oid, Size: st.Size, Striped: st.Striped}
+	if !st.Striped {
+		out.MTime, out.Version = jsonTime(st.ModTime), st.Version
 	}
 	if e.json {
 		return writeJSON(e, out)

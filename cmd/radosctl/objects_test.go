@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -14,11 +15,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
 
 	"github.com/loligo/loligo/internal/testcluster"
+	"github.com/loligo/loligo/rados"
 )
 
 // TestObjectUsage: object commands called wrongly exit 2 with the usage
@@ -241,6 +244,33 @@ func lsNames(a *admin) []string {
 	return names
 }
 
+// lsAll lists the pool with the pieces of striped objects.
+func lsAll(a *admin) []string {
+	a.t.Helper()
+	var names []string
+	a.json(&names, "ls", "data", "--all")
+	slices.Sort(names)
+	return names
+}
+
+// piecesOf lists the pieces of the striped object name, in order; they
+// must be of one instance.
+func piecesOf(a *admin, name string) []string {
+	a.t.Helper()
+	var pieces []string
+	insts := map[string]bool{}
+	for _, oid := range lsAll(a) {
+		if h, inst, _, ok := rados.ParsePieceName(oid); ok && h == name {
+			pieces = append(pieces, oid)
+			insts[inst] = true
+		}
+	}
+	if len(insts) > 1 {
+		a.t.Errorf("pieces of %s of %d instances: %q", name, len(insts), pieces)
+	}
+	return pieces
+}
+
 // TestObjects runs every object command and bench against a cluster of
 // three OSDs. The subtests run in order and share the cluster.
 func TestObjects(t *testing.T) {
@@ -299,9 +329,13 @@ func TestObjects(t *testing.T) {
 		if tj != (transferJSON{Pool: "data", Object: "big", Bytes: uint64(len(want)), Striped: true}) {
 			t.Errorf("put -o json: %+v", tj)
 		}
-		names := lsNames(a)
-		if !slices.Contains(names, "big.00000000") || !slices.Contains(names, "big.0000000c") || slices.Contains(names, "big") {
-			t.Errorf("pool holds %q, want big.00000000..0000000c and no big", names)
+		// ls shows the object; ls --all its pieces too: 13 of 256 KiB,
+		// of one instance.
+		if names := lsNames(a); slices.Contains(names, "big.00000000") || !slices.Contains(names, "big") {
+			t.Errorf("ls shows %q, want big and no piece", names)
+		}
+		if pieces := piecesOf(a, "big"); len(pieces) != 13 || !strings.HasSuffix(pieces[12], ".0000000c") {
+			t.Errorf("ls --all shows the pieces %q, want 13 of one instance", pieces)
 		}
 		a.json(&tj, "get", "data", "big", dst)
 		if got, _ := os.ReadFile(dst); !bytes.Equal(got, want) || tj != (transferJSON{Pool: "data", Object: "big", Bytes: uint64(len(want)), Striped: true}) {
@@ -321,12 +355,15 @@ func TestObjects(t *testing.T) {
 		small := filepath.Join(dir, "small")
 		randomFile(t, small, 100)
 		a.ok("put", "data", "big", small)
-		if names := lsNames(a); !slices.Contains(names, "big") || slices.Contains(names, "big.00000000") {
-			t.Errorf("after a plain put over a striped object: %q", names)
+		if names, pieces := lsNames(a), piecesOf(a, "big"); !slices.Contains(names, "big") || len(pieces) != 0 {
+			t.Errorf("after a plain put over a striped object: %q, pieces %q", names, pieces)
+		}
+		if out := a.ok("stat", "data", "big"); !regexp.MustCompile(`^data/big mtime \S+, size 100, version \d+\n$`).MatchString(out) {
+			t.Errorf("stat of the plain object: %q", out)
 		}
 		a.ok("put", "data", "big", src, "--max-object-size", "1M", "--object-size", "256K")
-		if names := lsNames(a); slices.Contains(names, "big") || !slices.Contains(names, "big.00000000") {
-			t.Errorf("after a striped put over a plain object: %q", names)
+		if names, pieces := lsNames(a), piecesOf(a, "big"); !slices.Contains(names, "big") || len(pieces) != 13 {
+			t.Errorf("after a striped put over a plain object: %q, pieces %q", names, pieces)
 		}
 		a.ok("get", "data", "big", dst)
 		if got, _ := os.ReadFile(dst); !bytes.Equal(got, want) {
@@ -341,7 +378,7 @@ func TestObjects(t *testing.T) {
 		if rj.Pool != "data" || !slices.Equal(rj.Removed, []string{"big"}) {
 			t.Errorf("rm -o json: %+v", rj)
 		}
-		for _, n := range lsNames(a) {
+		for _, n := range lsAll(a) {
 			if strings.HasPrefix(n, "big") {
 				t.Errorf("rm left %s", n)
 			}
@@ -567,5 +604,198 @@ func TestObjects(t *testing.T) {
 		a.fails(1, "no such file or directory", "get", "data", "plain", filepath.Join(dir, "nodir", "f"))
 	})
 
+	t.Run("bad names", func(t *testing.T) { a.t = t; badNames(t, a, dir) })
+	t.Run("long names", func(t *testing.T) { a.t = t; longNames(t, a, dir) })
+	t.Run("racing puts", func(t *testing.T) { a.t = t; racingPuts(t, a, dir) })
+	t.Run("orphans", func(t *testing.T) { a.t = t; orphans(t, a, c) })
+
 	t.Run("bench", func(t *testing.T) { a.t = t; benchOnCluster(t, a) })
+}
+
+// longNames: put, stat, get and rm of names near the limit (an object
+// name has at most 2048 bytes; a striped object's at most 2013, as its
+// pieces' names add to it). Nothing is changed by a command that fails,
+// and messages name the object asked for.
+func longNames(t *testing.T, a *admin, dir string) {
+	small, big, dst := filepath.Join(dir, "names-small"), filepath.Join(dir, "names-big"), filepath.Join(dir, "names-out")
+	want := randomFile(t, small, 1000)
+	randomFile(t, big, 3<<20)
+	before := lsAll(a)
+	for _, n := range []int{2013, 2040, 2048} {
+		name := strings.Repeat("n", n-4) + fmt.Sprintf("%04d", n)
+		if out := a.ok("put", "data", name, small); out != "" {
+			t.Errorf("put of a %d-byte name printed %q", n, out)
+		}
+		if out := a.ok("stat", "data", name); !strings.HasPrefix(out, "data/"+name+" mtime ") {
+			t.Errorf("stat of a %d-byte name: %q", n, out)
+		}
+		a.ok("get", "data", name, dst)
+		if got, _ := os.ReadFile(dst); !bytes.Equal(got, want) {
+			t.Errorf("get of a %d-byte name: %d bytes", n, len(got))
+		}
+		if n == 2013 {
+			// The longest name a striped object may have.
+			a.ok("put", "data", name, big, "--max-object-size", "1M")
+			a.ok("get", "data", name, dst)
+			if got, _ := os.ReadFile(dst); len(got) != 3<<20 {
+				t.Errorf("get of a striped object with a %d-byte name: %d bytes", n, len(got))
+			}
+			if pieces := piecesOf(a, name); len(pieces) != 1 {
+				t.Errorf("%d pieces", len(pieces))
+			}
+		} else {
+			// A striped put is refused before it writes anything.
+			a.fails(1, fmt.Sprintf("the name has %d bytes, more than the 2013 a striped object's may have", n),
+				"put", "data", name, big, "--max-object-size", "1M")
+			a.ok("get", "data", name, dst)
+			if got, _ := os.ReadFile(dst); !bytes.Equal(got, want) {
+				t.Errorf("after a refused striped put, get of a %d-byte name: %d bytes", n, len(got))
+			}
+		}
+		if out := a.ok("rm", "data", name); out != "" {
+			t.Errorf("rm of a %d-byte name printed %q", n, out)
+		}
+		for _, verb := range []string{"stat", "rm"} {
+			a.fails(1, fmt.Sprintf("object %s not found in pool data", name), verb, "data", name)
+		}
+		a.fails(1, fmt.Sprintf("object %s not found in pool data", name), "get", "data", name, dst)
+	}
+	long := strings.Repeat("l", 2049)
+	for _, args := range [][]string{{"put", "data", long, small}, {"stat", "data", long}, {"get", "data", long, dst}, {"rm", "data", long}} {
+		a.fails(1, "has 2049 bytes, more than the 2048 an object name may have", args...)
+	}
+	if after := lsAll(a); !slices.Equal(after, before) {
+		t.Errorf("the pool held %q, now %q", before, after)
+	}
+}
+
+// badNames: names that are not UTF-8 (proto strings must be) are refused
+// by the client, with a message saying so, not gRPC's.
+func badNames(t *testing.T, a *admin, dir string) {
+	small, big, dst := filepath.Join(dir, "names-small"), filepath.Join(dir, "names-big"), filepath.Join(dir, "names-out")
+	randomFile(t, small, 1000)
+	randomFile(t, big, 3<<20)
+	before := lsAll(a)
+	const bad = "caf\xe9"
+	for _, args := range [][]string{
+		{"put", "data", bad, small}, {"put", "data", bad, big, "--max-object-size", "1M"}, {"stat", "data", bad},
+		{"get", "data", bad, dst}, {"rm", "data", bad}, {"setxattr", "data", bad, "n", "v"}, {"listomapkeys", "data", bad},
+	} {
+		_, errOut, code := a.run(args...)
+		if code != 1 || !strings.Contains(errOut, `data/"caf\xe9": the object name is not valid UTF-8 (object names are 1..2048 bytes of UTF-8 without NUL)`) ||
+			strings.Contains(errOut, "grpc") || strings.Contains(errOut, bad) {
+			t.Errorf("radosctl %q: exit %d, %q", args, code, errOut)
+		}
+	}
+	a.ok("put", "data", "names-x", small)
+	a.fails(1, `step 0 (setxattr): the xattr name "user.\xff" is not valid UTF-8`, "setxattr", "data", "names-x", "user.\xff", "v")
+	a.fails(1, `step 0 (omap_set): the omap key "k\xff" is not valid UTF-8`, "setomapval", "data", "names-x", "k\xff", "v")
+	a.fails(1, `pool_create.name "p\xff" is not valid UTF-8`, "pool", "create", "p\xff", "8")
+	a.ok("rm", "data", "names-x")
+	if after := lsAll(a); !slices.Equal(after, before) {
+		t.Errorf("the pool held %q, now %q", before, after)
+	}
+}
+
+// racingPuts: puts of one name at once, striped and plain, leave one of
+// them, whole, and no piece of the others. A plain put of more than one
+// write (ioPiece is 1 MiB here) that another put overtakes stops with a
+// message saying so.
+func racingPuts(t *testing.T, a *admin, dir string) {
+	before := lsAll(a)
+	for round := range 3 {
+		type put struct {
+			data    []byte
+			args    []string
+			striped bool
+			failed  bool
+		}
+		var puts []*put
+		for i, size := range []int{700<<10 + round, 600<<10 + 7*round, 100<<10 + round, 1500<<10 + round} {
+			f := filepath.Join(dir, fmt.Sprintf("race-%d", i))
+			maxSize := "256K"
+			if i == 3 {
+				maxSize = "2M"
+			}
+			puts = append(puts, &put{data: randomFile(t, f, size), striped: i < 2,
+				args: []string{"put", "data", "raced", f, "--max-object-size", maxSize, "--object-size", "64K"}})
+		}
+		var wg sync.WaitGroup
+		for i, p := range puts {
+			wg.Go(func() {
+				_, errOut, code := a.run(p.args...)
+				if i == 3 && code == 1 && strings.Contains(errOut, "another put, or another change, of the object came after the first 1048576 bytes of this one: the object is that one's") {
+					p.failed = true
+					return
+				}
+				if code != 0 {
+					t.Errorf("radosctl %q: exit %d, %s", p.args, code, errOut)
+				}
+			})
+		}
+		wg.Wait()
+		dst := filepath.Join(dir, "race-out")
+		var tj transferJSON
+		a.json(&tj, "get", "data", "raced", dst)
+		got, _ := os.ReadFile(dst)
+		winner := slices.IndexFunc(puts, func(p *put) bool { return bytes.Equal(p.data, got) && !p.failed })
+		if winner < 0 {
+			t.Fatalf("round %d: get returned %d bytes that are no put's whole file", round, len(got))
+		}
+		pieces := piecesOf(a, "raced")
+		if want := (len(got) + 64<<10 - 1) / (64 << 10); tj.Striped != puts[winner].striped || !tj.Striped && len(pieces) != 0 || tj.Striped && len(pieces) != want {
+			t.Errorf("round %d: put %d won (%+v), %d pieces left", round, winner, tj, len(pieces))
+		}
+		t.Logf("round %d: put %d won; the plain put of two writes was overtaken: %v", round, winner, puts[3].failed)
+	}
+	a.ok("rm", "data", "raced")
+	if after := lsAll(a); !slices.Equal(after, before) {
+		t.Errorf("the pool held %q, now %q", before, after)
+	}
+}
+
+// orphans: pieces that no head names are listed (once old enough) and
+// removed by orphans --rm; a striped object's own are not.
+func orphans(t *testing.T, a *admin, c *testcluster.Cluster) {
+	src := filepath.Join(t.TempDir(), "f")
+	randomFile(t, src, 300<<10)
+	a.ok("put", "data", "kept", src, "--max-object-size", "100K", "--object-size", "64K")
+	kept := piecesOf(a, "kept")
+	// Pieces of an instance that no head names: a put that stopped.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := rados.Connect(ctx, rados.Options{ConfPath: c.ConfPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ioc, err := conn.OpenPool(ctx, "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stray := []string{"kept.~00000000000000aa.00000000", "kept.~00000000000000aa.00000001", "gone.~00000000000000bb.00000000"}
+	for _, oid := range stray {
+		if err := ioc.WriteFull(ctx, oid, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := a.ok("orphans", "data"); out != "" {
+		t.Errorf("orphans found pieces written just now: %q", out)
+	}
+	var oj orphansJSON
+	a.json(&oj, "orphans", "data", "--min-age", "0s")
+	if slices.Sort(oj.Orphans); !slices.Equal(oj.Orphans, slices.Sorted(slices.Values(stray))) || oj.Removed {
+		t.Errorf("orphans -o json: %+v, want %q", oj, stray)
+	}
+	if out := a.ok("orphans", "data", "--min-age=0s", "--rm"); len(strings.Fields(out)) != 3 {
+		t.Errorf("orphans --rm printed %q", out)
+	}
+	if out := a.ok("orphans", "data", "--min-age", "0s"); out != "" {
+		t.Errorf("orphans after --rm: %q", out)
+	}
+	if got := piecesOf(a, "kept"); !slices.Equal(got, kept) {
+		t.Errorf("the object's own pieces: %q, were %q", got, kept)
+	}
+	a.fails(2, `--min-age "soon": want a duration`, "orphans", "data", "--min-age", "soon")
+	a.ok("rm", "data", "kept")
 }
