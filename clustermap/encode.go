@@ -209,7 +209,8 @@ func CrushFromProto(in *pb.CrushMap) (*crush.Map, error) {
 // ToProto converts the map to its stored form.
 func (m *Map) ToProto() *pb.OSDMap {
 	out := &pb.OSDMap{Fsid: m.FSID, Epoch: m.Epoch, MaxOsd: m.maxOSD, Flags: uint32(m.Flags),
-		PoolMax: m.PoolMax, CreatedNs: unixNano(m.Created), ModifiedNs: unixNano(m.Modified)}
+		PoolMax: m.PoolMax, CreatedNs: unixNano(m.Created), ModifiedNs: unixNano(m.Modified),
+		NearfullRatio: m.Ratios.NearFull, BackfillfullRatio: m.Ratios.BackfillFull, FullRatio: m.Ratios.Full}
 	if len(m.ECProfiles) > 0 {
 		out.EcProfiles = make(map[string]*pb.ECProfile, len(m.ECProfiles))
 		for name, params := range m.ECProfiles {
@@ -248,13 +249,17 @@ func (m *Map) ToProto() *pb.OSDMap {
 
 func osdToProto(o *OSD) *pb.OSDState {
 	return &pb.OSDState{Id: o.ID, Up: o.Up, Weight: o.Weight, PrimaryAffinity: o.PrimaryAffinity,
-		Uuid: o.UUID, Addr: o.Addr, UpFrom: o.UpFrom, DownStampNs: unixNano(o.DownStamp), AutoOut: o.AutoOut}
+		Uuid: o.UUID, Addr: o.Addr, UpFrom: o.UpFrom, DownStampNs: unixNano(o.DownStamp), AutoOut: o.AutoOut,
+		Incarnation: o.Incarnation, UpStampNs: unixNano(o.UpStamp), DownReason: o.DownReason,
+		Fullness: pb.OSDFullness(o.Fullness)}
 }
 
 func osdFromProto(o *pb.OSDState) *OSD {
 	return &OSD{ID: o.GetId(), UUID: o.GetUuid(), Up: o.GetUp(), Weight: o.GetWeight(),
 		PrimaryAffinity: o.GetPrimaryAffinity(), Addr: o.GetAddr(), UpFrom: o.GetUpFrom(),
-		DownStamp: fromUnixNano(o.GetDownStampNs()), AutoOut: o.GetAutoOut()}
+		DownStamp: fromUnixNano(o.GetDownStampNs()), AutoOut: o.GetAutoOut(),
+		Incarnation: o.GetIncarnation(), UpStamp: fromUnixNano(o.GetUpStampNs()), DownReason: o.GetDownReason(),
+		Fullness: Fullness(o.GetFullness())}
 }
 
 func poolToProto(p *Pool) *pb.Pool {
@@ -292,7 +297,8 @@ func FromProto(in *pb.OSDMap) (*Map, error) {
 	}
 	m := &Map{FSID: in.GetFsid(), Epoch: in.GetEpoch(), Crush: cm, MaxOSD: in.GetMaxOsd(),
 		OSDs: map[int32]*OSD{}, Pools: map[int64]*Pool{}, Flags: Flags(in.GetFlags()),
-		PoolMax: in.GetPoolMax(), Created: fromUnixNano(in.GetCreatedNs()), Modified: fromUnixNano(in.GetModifiedNs())}
+		PoolMax: in.GetPoolMax(), Created: fromUnixNano(in.GetCreatedNs()), Modified: fromUnixNano(in.GetModifiedNs()),
+		Ratios: Ratios{NearFull: in.GetNearfullRatio(), BackfillFull: in.GetBackfillfullRatio(), Full: in.GetFullRatio()}}
 	for name, prof := range in.GetEcProfiles() {
 		if m.ECProfiles == nil {
 			m.ECProfiles = map[string]map[string]string{}

@@ -47,6 +47,15 @@ func DiffProto(a, b *pb.OSDMap) *pb.OSDMapIncremental {
 	if a.GetFlags() != b.GetFlags() {
 		inc.NewFlags = proto.Uint32(b.GetFlags())
 	}
+	if a.GetNearfullRatio() != b.GetNearfullRatio() {
+		inc.NewNearfullRatio = proto.Float64(b.GetNearfullRatio())
+	}
+	if a.GetBackfillfullRatio() != b.GetBackfillfullRatio() {
+		inc.NewBackfillfullRatio = proto.Float64(b.GetBackfillfullRatio())
+	}
+	if a.GetFullRatio() != b.GetFullRatio() {
+		inc.NewFullRatio = proto.Float64(b.GetFullRatio())
+	}
 	if a.GetPoolMax() != b.GetPoolMax() {
 		inc.NewPoolMax = proto.Int64(b.GetPoolMax())
 	}
@@ -142,6 +151,15 @@ func ApplyProto(a *pb.OSDMap, inc *pb.OSDMapIncremental) *pb.OSDMap {
 	}
 	if inc.NewFlags != nil {
 		b.Flags = inc.GetNewFlags()
+	}
+	if inc.NewNearfullRatio != nil {
+		b.NearfullRatio = inc.GetNewNearfullRatio()
+	}
+	if inc.NewBackfillfullRatio != nil {
+		b.BackfillfullRatio = inc.GetNewBackfillfullRatio()
+	}
+	if inc.NewFullRatio != nil {
+		b.FullRatio = inc.GetNewFullRatio()
 	}
 	if inc.NewPoolMax != nil {
 		b.PoolMax = inc.GetNewPoolMax()

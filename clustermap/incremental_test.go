@@ -16,11 +16,12 @@ import (
 func mutate(t *testing.T, r *rand.Rand, m *Map, otherCrush **crush.Map) {
 	t.Helper()
 	osd := func() int32 { return int32(r.IntN(int(m.OSDLimit()) + 2)) }
-	switch r.IntN(12) {
+	switch r.IntN(14) {
 	case 0:
 		if o, ok := m.OSDs[osd()]; ok {
 			o.Up = !o.Up
 			o.DownStamp = time.Unix(int64(r.IntN(1e6)), 0).UTC()
+			o.DownReason = []string{"", "restarted", "no beacon for 20s"}[r.IntN(3)]
 		}
 	case 1:
 		if o, ok := m.OSDs[osd()]; ok {
@@ -80,6 +81,21 @@ func mutate(t *testing.T, r *rand.Rand, m *Map, otherCrush **crush.Map) {
 		}
 	case 10:
 		m.Crush, *otherCrush = *otherCrush, m.Crush
+	case 12:
+		if o, ok := m.OSDs[osd()]; ok {
+			o.Incarnation = r.Uint64()
+			o.UpStamp = time.Unix(int64(r.IntN(1e6)), 0).UTC()
+			o.Fullness = Fullness(r.IntN(4))
+		}
+	case 13:
+		switch r.IntN(3) {
+		case 0:
+			m.Ratios.NearFull = 0.5 + r.Float64()/4
+		case 1:
+			m.Ratios.BackfillFull = 0.75 + r.Float64()/8
+		default:
+			m.Ratios.Full = 0.875 + r.Float64()/8
+		}
 	case 11:
 		if m.PGUpmapItems == nil {
 			m.PGUpmapItems = map[PGID][][2]int32{}

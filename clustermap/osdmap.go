@@ -111,6 +111,92 @@ type OSD struct {
 	// AutoOut records that the monitor, not an operator, marked the OSD
 	// out, so its next boot marks it in again.
 	AutoOut bool
+	// Incarnation is the random number the OSD process that booted drew
+	// when it started; a boot with another one is a restart.
+	Incarnation uint64
+	// UpStamp is when the OSD was last marked up; zero if never.
+	UpStamp time.Time
+	// DownReason says why the OSD was last marked down ("" if unknown).
+	DownReason string
+	// Fullness is how full the OSD's file system is, as the monitor
+	// judged it against the map's ratios.
+	Fullness Fullness
+}
+
+// Fullness is an OSD's disk state against the map's ratios, in
+// increasing order (Ceph's nearfull, backfillfull and full OSD states).
+type Fullness uint8
+
+const (
+	FullnessOK Fullness = iota
+	// FullnessNear: past the nearfull ratio; a warning.
+	FullnessNear
+	// FullnessBackfill: past the backfillfull ratio; no backfill targets it.
+	FullnessBackfill
+	// FullnessFull: past the full ratio; its PGs take no writes that add
+	// data.
+	FullnessFull
+)
+
+func (f Fullness) String() string {
+	switch f {
+	case FullnessOK:
+		return "ok"
+	case FullnessNear:
+		return "nearfull"
+	case FullnessBackfill:
+		return "backfillfull"
+	case FullnessFull:
+		return "full"
+	}
+	return fmt.Sprintf("fullness(%d)", uint8(f))
+}
+
+// Default fullness ratios (Ceph's mon_osd_nearfull_ratio,
+// mon_osd_backfillfull_ratio and mon_osd_full_ratio).
+const (
+	DefaultNearFullRatio     = 0.85
+	DefaultBackfillFullRatio = 0.90
+	DefaultFullRatio         = 0.95
+)
+
+// Ratios are the thresholds of disk use at which OSDs become nearfull,
+// backfillfull and full. A zero field means its default.
+type Ratios struct {
+	NearFull, BackfillFull, Full float64
+}
+
+// Effective returns r with defaults for zero fields.
+func (r Ratios) Effective() Ratios {
+	if r.NearFull == 0 {
+		r.NearFull = DefaultNearFullRatio
+	}
+	if r.BackfillFull == 0 {
+		r.BackfillFull = DefaultBackfillFullRatio
+	}
+	if r.Full == 0 {
+		r.Full = DefaultFullRatio
+	}
+	return r
+}
+
+// Judge returns the fullness of a file system with used of total bytes
+// in use under r (effective ratios).
+func (r Ratios) Judge(used, total uint64) Fullness {
+	if total == 0 {
+		return FullnessOK
+	}
+	e := r.Effective()
+	u := float64(used) / float64(total)
+	switch {
+	case u >= e.Full:
+		return FullnessFull
+	case u >= e.BackfillFull:
+		return FullnessBackfill
+	case u >= e.NearFull:
+		return FullnessNear
+	}
+	return FullnessOK
 }
 
 // In reports whether the OSD takes data.
@@ -243,6 +329,8 @@ type Map struct {
 	// PoolMax is the highest pool id ever used; new pools get higher ids,
 	// so a removed pool's id is never reused.
 	PoolMax int64
+	// Ratios are the fullness thresholds.
+	Ratios Ratios
 	// Created is when epoch 1 was made, Modified when this epoch was.
 	Created, Modified time.Time
 

@@ -79,6 +79,58 @@ func (PoolType) EnumDescriptor() ([]byte, []int) {
 	return file_clustermap_proto_rawDescGZIP(), []int{0}
 }
 
+type OSDFullness int32
+
+const (
+	OSDFullness_OSD_FULLNESS_OK           OSDFullness = 0
+	OSDFullness_OSD_FULLNESS_NEARFULL     OSDFullness = 1
+	OSDFullness_OSD_FULLNESS_BACKFILLFULL OSDFullness = 2
+	OSDFullness_OSD_FULLNESS_FULL         OSDFullness = 3
+)
+
+// Enum value maps for OSDFullness.
+var (
+	OSDFullness_name = map[int32]string{
+		0: "OSD_FULLNESS_OK",
+		1: "OSD_FULLNESS_NEARFULL",
+		2: "OSD_FULLNESS_BACKFILLFULL",
+		3: "OSD_FULLNESS_FULL",
+	}
+	OSDFullness_value = map[string]int32{
+		"OSD_FULLNESS_OK":           0,
+		"OSD_FULLNESS_NEARFULL":     1,
+		"OSD_FULLNESS_BACKFILLFULL": 2,
+		"OSD_FULLNESS_FULL":         3,
+	}
+)
+
+func (x OSDFullness) Enum() *OSDFullness {
+	p := new(OSDFullness)
+	*p = x
+	return p
+}
+
+func (x OSDFullness) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OSDFullness) Descriptor() protoreflect.EnumDescriptor {
+	return file_clustermap_proto_enumTypes[1].Descriptor()
+}
+
+func (OSDFullness) Type() protoreflect.EnumType {
+	return &file_clustermap_proto_enumTypes[1]
+}
+
+func (x OSDFullness) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OSDFullness.Descriptor instead.
+func (OSDFullness) EnumDescriptor() ([]byte, []int) {
+	return file_clustermap_proto_rawDescGZIP(), []int{1}
+}
+
 // CrushMap is a complete CRUSH map, shadow (device class) buckets
 // included, so that decoding needs no rebuilding and ids never drift.
 type CrushMap struct {
@@ -953,7 +1005,20 @@ type OSDState struct {
 	// When the OSD was last marked down, Unix nanoseconds (0: never).
 	DownStampNs int64 `protobuf:"varint,8,opt,name=down_stamp_ns,json=downStampNs,proto3" json:"down_stamp_ns,omitempty"`
 	// The monitor marked the OSD out (down too long), so a boot marks it in.
-	AutoOut       bool `protobuf:"varint,9,opt,name=auto_out,json=autoOut,proto3" json:"auto_out,omitempty"`
+	AutoOut bool `protobuf:"varint,9,opt,name=auto_out,json=autoOut,proto3" json:"auto_out,omitempty"`
+	// A random number the OSD process drew when it started. A boot with
+	// another one is a restart (a new incarnation): the monitor marks the
+	// old instance down and the new one up in the next epoch, so the OSD's
+	// PGs peer again and compare logs.
+	Incarnation uint64 `protobuf:"varint,10,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	// When the OSD was last marked up, Unix nanoseconds (0: never).
+	UpStampNs int64 `protobuf:"varint,11,opt,name=up_stamp_ns,json=upStampNs,proto3" json:"up_stamp_ns,omitempty"`
+	// Why the OSD was last marked down, in words (empty: not recorded).
+	DownReason string `protobuf:"bytes,12,opt,name=down_reason,json=downReason,proto3" json:"down_reason,omitempty"`
+	// How full the OSD's file system is, as the monitor last judged it
+	// from the OSD's reports against the map's ratios (Ceph's nearfull,
+	// backfillfull and full OSD states).
+	Fullness      OSDFullness `protobuf:"varint,13,opt,name=fullness,proto3,enum=loligo.v1.OSDFullness" json:"fullness,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1049,6 +1114,34 @@ func (x *OSDState) GetAutoOut() bool {
 		return x.AutoOut
 	}
 	return false
+}
+
+func (x *OSDState) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
+func (x *OSDState) GetUpStampNs() int64 {
+	if x != nil {
+		return x.UpStampNs
+	}
+	return 0
+}
+
+func (x *OSDState) GetDownReason() string {
+	if x != nil {
+		return x.DownReason
+	}
+	return ""
+}
+
+func (x *OSDState) GetFullness() OSDFullness {
+	if x != nil {
+		return x.Fullness
+	}
+	return OSDFullness_OSD_FULLNESS_OK
 }
 
 // ECProfile holds an erasure-code profile's parameters (k, m, ...).
@@ -1238,10 +1331,16 @@ type OSDMap struct {
 	// Highest pool id ever used; pool ids are never reused.
 	PoolMax int64 `protobuf:"varint,14,opt,name=pool_max,json=poolMax,proto3" json:"pool_max,omitempty"`
 	// When epoch 1 and this epoch were made, Unix nanoseconds.
-	CreatedNs     int64 `protobuf:"varint,15,opt,name=created_ns,json=createdNs,proto3" json:"created_ns,omitempty"`
-	ModifiedNs    int64 `protobuf:"varint,16,opt,name=modified_ns,json=modifiedNs,proto3" json:"modified_ns,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	CreatedNs  int64 `protobuf:"varint,15,opt,name=created_ns,json=createdNs,proto3" json:"created_ns,omitempty"`
+	ModifiedNs int64 `protobuf:"varint,16,opt,name=modified_ns,json=modifiedNs,proto3" json:"modified_ns,omitempty"`
+	// The share of an OSD's file system in use at which it is nearfull (a
+	// warning), backfillfull (no backfill to it) and full (no writes to
+	// its PGs but deletes). 0 means the default: 0.85, 0.90, 0.95.
+	NearfullRatio     float64 `protobuf:"fixed64,17,opt,name=nearfull_ratio,json=nearfullRatio,proto3" json:"nearfull_ratio,omitempty"`
+	BackfillfullRatio float64 `protobuf:"fixed64,18,opt,name=backfillfull_ratio,json=backfillfullRatio,proto3" json:"backfillfull_ratio,omitempty"`
+	FullRatio         float64 `protobuf:"fixed64,19,opt,name=full_ratio,json=fullRatio,proto3" json:"full_ratio,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *OSDMap) Reset() {
@@ -1379,6 +1478,27 @@ func (x *OSDMap) GetModifiedNs() int64 {
 	return 0
 }
 
+func (x *OSDMap) GetNearfullRatio() float64 {
+	if x != nil {
+		return x.NearfullRatio
+	}
+	return 0
+}
+
+func (x *OSDMap) GetBackfillfullRatio() float64 {
+	if x != nil {
+		return x.BackfillfullRatio
+	}
+	return 0
+}
+
+func (x *OSDMap) GetFullRatio() float64 {
+	if x != nil {
+		return x.FullRatio
+	}
+	return 0
+}
+
 // OSDMapIncremental turns epoch-1 into epoch. Entries replace whole
 // values: an OSD or pool listed is its full new state.
 type OSDMapIncremental struct {
@@ -1397,15 +1517,18 @@ type OSDMapIncremental struct {
 	// An entry with osd -1 removes the PG's primary_temp.
 	NewPrimaryTemp []*PrimaryTemp `protobuf:"bytes,10,rep,name=new_primary_temp,json=newPrimaryTemp,proto3" json:"new_primary_temp,omitempty"`
 	// An entry with no OSDs (items) removes the PG's upmap.
-	NewPgUpmap        []*PGUpmap            `protobuf:"bytes,11,rep,name=new_pg_upmap,json=newPgUpmap,proto3" json:"new_pg_upmap,omitempty"`
-	NewPgUpmapItems   []*PGUpmapItems       `protobuf:"bytes,12,rep,name=new_pg_upmap_items,json=newPgUpmapItems,proto3" json:"new_pg_upmap_items,omitempty"`
-	NewFlags          *uint32               `protobuf:"varint,13,opt,name=new_flags,json=newFlags,proto3,oneof" json:"new_flags,omitempty"`
-	NewEcProfiles     map[string]*ECProfile `protobuf:"bytes,14,rep,name=new_ec_profiles,json=newEcProfiles,proto3" json:"new_ec_profiles,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	RemovedEcProfiles []string              `protobuf:"bytes,15,rep,name=removed_ec_profiles,json=removedEcProfiles,proto3" json:"removed_ec_profiles,omitempty"`
-	NewPoolMax        *int64                `protobuf:"varint,16,opt,name=new_pool_max,json=newPoolMax,proto3,oneof" json:"new_pool_max,omitempty"`
-	ModifiedNs        int64                 `protobuf:"varint,17,opt,name=modified_ns,json=modifiedNs,proto3" json:"modified_ns,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	NewPgUpmap           []*PGUpmap            `protobuf:"bytes,11,rep,name=new_pg_upmap,json=newPgUpmap,proto3" json:"new_pg_upmap,omitempty"`
+	NewPgUpmapItems      []*PGUpmapItems       `protobuf:"bytes,12,rep,name=new_pg_upmap_items,json=newPgUpmapItems,proto3" json:"new_pg_upmap_items,omitempty"`
+	NewFlags             *uint32               `protobuf:"varint,13,opt,name=new_flags,json=newFlags,proto3,oneof" json:"new_flags,omitempty"`
+	NewEcProfiles        map[string]*ECProfile `protobuf:"bytes,14,rep,name=new_ec_profiles,json=newEcProfiles,proto3" json:"new_ec_profiles,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	RemovedEcProfiles    []string              `protobuf:"bytes,15,rep,name=removed_ec_profiles,json=removedEcProfiles,proto3" json:"removed_ec_profiles,omitempty"`
+	NewPoolMax           *int64                `protobuf:"varint,16,opt,name=new_pool_max,json=newPoolMax,proto3,oneof" json:"new_pool_max,omitempty"`
+	ModifiedNs           int64                 `protobuf:"varint,17,opt,name=modified_ns,json=modifiedNs,proto3" json:"modified_ns,omitempty"`
+	NewNearfullRatio     *float64              `protobuf:"fixed64,18,opt,name=new_nearfull_ratio,json=newNearfullRatio,proto3,oneof" json:"new_nearfull_ratio,omitempty"`
+	NewBackfillfullRatio *float64              `protobuf:"fixed64,19,opt,name=new_backfillfull_ratio,json=newBackfillfullRatio,proto3,oneof" json:"new_backfillfull_ratio,omitempty"`
+	NewFullRatio         *float64              `protobuf:"fixed64,20,opt,name=new_full_ratio,json=newFullRatio,proto3,oneof" json:"new_full_ratio,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *OSDMapIncremental) Reset() {
@@ -1553,6 +1676,27 @@ func (x *OSDMapIncremental) GetNewPoolMax() int64 {
 func (x *OSDMapIncremental) GetModifiedNs() int64 {
 	if x != nil {
 		return x.ModifiedNs
+	}
+	return 0
+}
+
+func (x *OSDMapIncremental) GetNewNearfullRatio() float64 {
+	if x != nil && x.NewNearfullRatio != nil {
+		return *x.NewNearfullRatio
+	}
+	return 0
+}
+
+func (x *OSDMapIncremental) GetNewBackfillfullRatio() float64 {
+	if x != nil && x.NewBackfillfullRatio != nil {
+		return *x.NewBackfillfullRatio
+	}
+	return 0
+}
+
+func (x *OSDMapIncremental) GetNewFullRatio() float64 {
+	if x != nil && x.NewFullRatio != nil {
+		return *x.NewFullRatio
 	}
 	return 0
 }
@@ -1813,7 +1957,7 @@ const file_clustermap_proto_rawDesc = "" +
 	"\x05flags\x18\t \x01(\x04R\x05flags\x12\x1d\n" +
 	"\n" +
 	"ec_profile\x18\n" +
-	" \x01(\tR\tecProfile\"\xed\x01\n" +
+	" \x01(\tR\tecProfile\"\x84\x03\n" +
 	"\bOSDState\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x0e\n" +
 	"\x02up\x18\x02 \x01(\bR\x02up\x12\x16\n" +
@@ -1823,7 +1967,13 @@ const file_clustermap_proto_rawDesc = "" +
 	"\x04addr\x18\x06 \x01(\tR\x04addr\x12\x17\n" +
 	"\aup_from\x18\a \x01(\x04R\x06upFrom\x12\"\n" +
 	"\rdown_stamp_ns\x18\b \x01(\x03R\vdownStampNs\x12\x19\n" +
-	"\bauto_out\x18\t \x01(\bR\aautoOut\"\x80\x01\n" +
+	"\bauto_out\x18\t \x01(\bR\aautoOut\x12 \n" +
+	"\vincarnation\x18\n" +
+	" \x01(\x04R\vincarnation\x12\x1e\n" +
+	"\vup_stamp_ns\x18\v \x01(\x03R\tupStampNs\x12\x1f\n" +
+	"\vdown_reason\x18\f \x01(\tR\n" +
+	"downReason\x122\n" +
+	"\bfullness\x18\r \x01(\x0e2\x16.loligo.v1.OSDFullnessR\bfullness\"\x80\x01\n" +
 	"\tECProfile\x128\n" +
 	"\x06params\x18\x01 \x03(\v2 .loligo.v1.ECProfile.ParamsEntryR\x06params\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
@@ -1836,7 +1986,7 @@ const file_clustermap_proto_rawDesc = "" +
 	"\vPrimaryTemp\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\rR\x04seed\x12\x10\n" +
-	"\x03osd\x18\x03 \x01(\x05R\x03osd\"\xab\x05\n" +
+	"\x03osd\x18\x03 \x01(\x05R\x03osd\"\xa0\x06\n" +
 	"\x06OSDMap\x12\x12\n" +
 	"\x04fsid\x18\x01 \x01(\tR\x04fsid\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12)\n" +
@@ -1856,10 +2006,14 @@ const file_clustermap_proto_rawDesc = "" +
 	"\n" +
 	"created_ns\x18\x0f \x01(\x03R\tcreatedNs\x12\x1f\n" +
 	"\vmodified_ns\x18\x10 \x01(\x03R\n" +
-	"modifiedNs\x1aS\n" +
+	"modifiedNs\x12%\n" +
+	"\x0enearfull_ratio\x18\x11 \x01(\x01R\rnearfullRatio\x12-\n" +
+	"\x12backfillfull_ratio\x18\x12 \x01(\x01R\x11backfillfullRatio\x12\x1d\n" +
+	"\n" +
+	"full_ratio\x18\x13 \x01(\x01R\tfullRatio\x1aS\n" +
 	"\x0fEcProfilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\v2\x14.loligo.v1.ECProfileR\x05value:\x028\x01J\x04\b\x04\x10\x05\"\xa5\a\n" +
+	"\x05value\x18\x02 \x01(\v2\x14.loligo.v1.ECProfileR\x05value:\x028\x01J\x04\b\x04\x10\x05\"\x83\t\n" +
 	"\x11OSDMapIncremental\x12\x12\n" +
 	"\x04fsid\x18\x01 \x01(\tR\x04fsid\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x120\n" +
@@ -1881,14 +2035,20 @@ const file_clustermap_proto_rawDesc = "" +
 	"\fnew_pool_max\x18\x10 \x01(\x03H\x02R\n" +
 	"newPoolMax\x88\x01\x01\x12\x1f\n" +
 	"\vmodified_ns\x18\x11 \x01(\x03R\n" +
-	"modifiedNs\x1aV\n" +
+	"modifiedNs\x121\n" +
+	"\x12new_nearfull_ratio\x18\x12 \x01(\x01H\x03R\x10newNearfullRatio\x88\x01\x01\x129\n" +
+	"\x16new_backfillfull_ratio\x18\x13 \x01(\x01H\x04R\x14newBackfillfullRatio\x88\x01\x01\x12)\n" +
+	"\x0enew_full_ratio\x18\x14 \x01(\x01H\x05R\fnewFullRatio\x88\x01\x01\x1aV\n" +
 	"\x12NewEcProfilesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\v2\x14.loligo.v1.ECProfileR\x05value:\x028\x01B\x0e\n" +
 	"\f_new_max_osdB\f\n" +
 	"\n" +
 	"_new_flagsB\x0f\n" +
-	"\r_new_pool_max\"E\n" +
+	"\r_new_pool_maxB\x15\n" +
+	"\x13_new_nearfull_ratioB\x19\n" +
+	"\x17_new_backfillfull_ratioB\x11\n" +
+	"\x0f_new_full_ratio\"E\n" +
 	"\aPGUpmap\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\rR\x04seed\x12\x12\n" +
@@ -1903,7 +2063,12 @@ const file_clustermap_proto_rawDesc = "" +
 	"\bPoolType\x12\x19\n" +
 	"\x15POOL_TYPE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14POOL_TYPE_REPLICATED\x10\x01\x12\x15\n" +
-	"\x11POOL_TYPE_ERASURE\x10\x03B)Z'github.com/loligo/loligo/proto/loligopbb\x06proto3"
+	"\x11POOL_TYPE_ERASURE\x10\x03*s\n" +
+	"\vOSDFullness\x12\x13\n" +
+	"\x0fOSD_FULLNESS_OK\x10\x00\x12\x19\n" +
+	"\x15OSD_FULLNESS_NEARFULL\x10\x01\x12\x1d\n" +
+	"\x19OSD_FULLNESS_BACKFILLFULL\x10\x02\x12\x15\n" +
+	"\x11OSD_FULLNESS_FULL\x10\x03B)Z'github.com/loligo/loligo/proto/loligopbb\x06proto3"
 
 var (
 	file_clustermap_proto_rawDescOnce sync.Once
@@ -1917,74 +2082,76 @@ func file_clustermap_proto_rawDescGZIP() []byte {
 	return file_clustermap_proto_rawDescData
 }
 
-var file_clustermap_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_clustermap_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_clustermap_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_clustermap_proto_goTypes = []any{
 	(PoolType)(0),             // 0: loligo.v1.PoolType
-	(*CrushMap)(nil),          // 1: loligo.v1.CrushMap
-	(*CrushTunables)(nil),     // 2: loligo.v1.CrushTunables
-	(*CrushDevice)(nil),       // 3: loligo.v1.CrushDevice
-	(*CrushBucket)(nil),       // 4: loligo.v1.CrushBucket
-	(*CrushRule)(nil),         // 5: loligo.v1.CrushRule
-	(*CrushStep)(nil),         // 6: loligo.v1.CrushStep
-	(*CrushClassBucket)(nil),  // 7: loligo.v1.CrushClassBucket
-	(*CrushChooseArgs)(nil),   // 8: loligo.v1.CrushChooseArgs
-	(*CrushChooseArg)(nil),    // 9: loligo.v1.CrushChooseArg
-	(*CrushWeightSet)(nil),    // 10: loligo.v1.CrushWeightSet
-	(*Pool)(nil),              // 11: loligo.v1.Pool
-	(*OSDState)(nil),          // 12: loligo.v1.OSDState
-	(*ECProfile)(nil),         // 13: loligo.v1.ECProfile
-	(*PGTemp)(nil),            // 14: loligo.v1.PGTemp
-	(*PrimaryTemp)(nil),       // 15: loligo.v1.PrimaryTemp
-	(*OSDMap)(nil),            // 16: loligo.v1.OSDMap
-	(*OSDMapIncremental)(nil), // 17: loligo.v1.OSDMapIncremental
-	(*PGUpmap)(nil),           // 18: loligo.v1.PGUpmap
-	(*PGUpmapItems)(nil),      // 19: loligo.v1.PGUpmapItems
-	(*UpmapItem)(nil),         // 20: loligo.v1.UpmapItem
-	nil,                       // 21: loligo.v1.CrushMap.TypesEntry
-	nil,                       // 22: loligo.v1.CrushMap.ClassesEntry
-	nil,                       // 23: loligo.v1.ECProfile.ParamsEntry
-	nil,                       // 24: loligo.v1.OSDMap.EcProfilesEntry
-	nil,                       // 25: loligo.v1.OSDMapIncremental.NewEcProfilesEntry
+	(OSDFullness)(0),          // 1: loligo.v1.OSDFullness
+	(*CrushMap)(nil),          // 2: loligo.v1.CrushMap
+	(*CrushTunables)(nil),     // 3: loligo.v1.CrushTunables
+	(*CrushDevice)(nil),       // 4: loligo.v1.CrushDevice
+	(*CrushBucket)(nil),       // 5: loligo.v1.CrushBucket
+	(*CrushRule)(nil),         // 6: loligo.v1.CrushRule
+	(*CrushStep)(nil),         // 7: loligo.v1.CrushStep
+	(*CrushClassBucket)(nil),  // 8: loligo.v1.CrushClassBucket
+	(*CrushChooseArgs)(nil),   // 9: loligo.v1.CrushChooseArgs
+	(*CrushChooseArg)(nil),    // 10: loligo.v1.CrushChooseArg
+	(*CrushWeightSet)(nil),    // 11: loligo.v1.CrushWeightSet
+	(*Pool)(nil),              // 12: loligo.v1.Pool
+	(*OSDState)(nil),          // 13: loligo.v1.OSDState
+	(*ECProfile)(nil),         // 14: loligo.v1.ECProfile
+	(*PGTemp)(nil),            // 15: loligo.v1.PGTemp
+	(*PrimaryTemp)(nil),       // 16: loligo.v1.PrimaryTemp
+	(*OSDMap)(nil),            // 17: loligo.v1.OSDMap
+	(*OSDMapIncremental)(nil), // 18: loligo.v1.OSDMapIncremental
+	(*PGUpmap)(nil),           // 19: loligo.v1.PGUpmap
+	(*PGUpmapItems)(nil),      // 20: loligo.v1.PGUpmapItems
+	(*UpmapItem)(nil),         // 21: loligo.v1.UpmapItem
+	nil,                       // 22: loligo.v1.CrushMap.TypesEntry
+	nil,                       // 23: loligo.v1.CrushMap.ClassesEntry
+	nil,                       // 24: loligo.v1.ECProfile.ParamsEntry
+	nil,                       // 25: loligo.v1.OSDMap.EcProfilesEntry
+	nil,                       // 26: loligo.v1.OSDMapIncremental.NewEcProfilesEntry
 }
 var file_clustermap_proto_depIdxs = []int32{
-	2,  // 0: loligo.v1.CrushMap.tunables:type_name -> loligo.v1.CrushTunables
-	21, // 1: loligo.v1.CrushMap.types:type_name -> loligo.v1.CrushMap.TypesEntry
-	3,  // 2: loligo.v1.CrushMap.devices:type_name -> loligo.v1.CrushDevice
-	4,  // 3: loligo.v1.CrushMap.buckets:type_name -> loligo.v1.CrushBucket
-	5,  // 4: loligo.v1.CrushMap.rules:type_name -> loligo.v1.CrushRule
-	22, // 5: loligo.v1.CrushMap.classes:type_name -> loligo.v1.CrushMap.ClassesEntry
-	7,  // 6: loligo.v1.CrushMap.class_buckets:type_name -> loligo.v1.CrushClassBucket
-	8,  // 7: loligo.v1.CrushMap.choose_args:type_name -> loligo.v1.CrushChooseArgs
-	6,  // 8: loligo.v1.CrushRule.steps:type_name -> loligo.v1.CrushStep
-	9,  // 9: loligo.v1.CrushChooseArgs.args:type_name -> loligo.v1.CrushChooseArg
-	10, // 10: loligo.v1.CrushChooseArg.weight_set:type_name -> loligo.v1.CrushWeightSet
+	3,  // 0: loligo.v1.CrushMap.tunables:type_name -> loligo.v1.CrushTunables
+	22, // 1: loligo.v1.CrushMap.types:type_name -> loligo.v1.CrushMap.TypesEntry
+	4,  // 2: loligo.v1.CrushMap.devices:type_name -> loligo.v1.CrushDevice
+	5,  // 3: loligo.v1.CrushMap.buckets:type_name -> loligo.v1.CrushBucket
+	6,  // 4: loligo.v1.CrushMap.rules:type_name -> loligo.v1.CrushRule
+	23, // 5: loligo.v1.CrushMap.classes:type_name -> loligo.v1.CrushMap.ClassesEntry
+	8,  // 6: loligo.v1.CrushMap.class_buckets:type_name -> loligo.v1.CrushClassBucket
+	9,  // 7: loligo.v1.CrushMap.choose_args:type_name -> loligo.v1.CrushChooseArgs
+	7,  // 8: loligo.v1.CrushRule.steps:type_name -> loligo.v1.CrushStep
+	10, // 9: loligo.v1.CrushChooseArgs.args:type_name -> loligo.v1.CrushChooseArg
+	11, // 10: loligo.v1.CrushChooseArg.weight_set:type_name -> loligo.v1.CrushWeightSet
 	0,  // 11: loligo.v1.Pool.type:type_name -> loligo.v1.PoolType
-	23, // 12: loligo.v1.ECProfile.params:type_name -> loligo.v1.ECProfile.ParamsEntry
-	1,  // 13: loligo.v1.OSDMap.crush:type_name -> loligo.v1.CrushMap
-	12, // 14: loligo.v1.OSDMap.osds:type_name -> loligo.v1.OSDState
-	11, // 15: loligo.v1.OSDMap.pools:type_name -> loligo.v1.Pool
-	14, // 16: loligo.v1.OSDMap.pg_temp:type_name -> loligo.v1.PGTemp
-	15, // 17: loligo.v1.OSDMap.primary_temp:type_name -> loligo.v1.PrimaryTemp
-	18, // 18: loligo.v1.OSDMap.pg_upmap:type_name -> loligo.v1.PGUpmap
-	19, // 19: loligo.v1.OSDMap.pg_upmap_items:type_name -> loligo.v1.PGUpmapItems
-	24, // 20: loligo.v1.OSDMap.ec_profiles:type_name -> loligo.v1.OSDMap.EcProfilesEntry
-	1,  // 21: loligo.v1.OSDMapIncremental.new_crush:type_name -> loligo.v1.CrushMap
-	12, // 22: loligo.v1.OSDMapIncremental.new_osds:type_name -> loligo.v1.OSDState
-	11, // 23: loligo.v1.OSDMapIncremental.new_pools:type_name -> loligo.v1.Pool
-	14, // 24: loligo.v1.OSDMapIncremental.new_pg_temp:type_name -> loligo.v1.PGTemp
-	15, // 25: loligo.v1.OSDMapIncremental.new_primary_temp:type_name -> loligo.v1.PrimaryTemp
-	18, // 26: loligo.v1.OSDMapIncremental.new_pg_upmap:type_name -> loligo.v1.PGUpmap
-	19, // 27: loligo.v1.OSDMapIncremental.new_pg_upmap_items:type_name -> loligo.v1.PGUpmapItems
-	25, // 28: loligo.v1.OSDMapIncremental.new_ec_profiles:type_name -> loligo.v1.OSDMapIncremental.NewEcProfilesEntry
-	20, // 29: loligo.v1.PGUpmapItems.items:type_name -> loligo.v1.UpmapItem
-	13, // 30: loligo.v1.OSDMap.EcProfilesEntry.value:type_name -> loligo.v1.ECProfile
-	13, // 31: loligo.v1.OSDMapIncremental.NewEcProfilesEntry.value:type_name -> loligo.v1.ECProfile
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	1,  // 12: loligo.v1.OSDState.fullness:type_name -> loligo.v1.OSDFullness
+	24, // 13: loligo.v1.ECProfile.params:type_name -> loligo.v1.ECProfile.ParamsEntry
+	2,  // 14: loligo.v1.OSDMap.crush:type_name -> loligo.v1.CrushMap
+	13, // 15: loligo.v1.OSDMap.osds:type_name -> loligo.v1.OSDState
+	12, // 16: loligo.v1.OSDMap.pools:type_name -> loligo.v1.Pool
+	15, // 17: loligo.v1.OSDMap.pg_temp:type_name -> loligo.v1.PGTemp
+	16, // 18: loligo.v1.OSDMap.primary_temp:type_name -> loligo.v1.PrimaryTemp
+	19, // 19: loligo.v1.OSDMap.pg_upmap:type_name -> loligo.v1.PGUpmap
+	20, // 20: loligo.v1.OSDMap.pg_upmap_items:type_name -> loligo.v1.PGUpmapItems
+	25, // 21: loligo.v1.OSDMap.ec_profiles:type_name -> loligo.v1.OSDMap.EcProfilesEntry
+	2,  // 22: loligo.v1.OSDMapIncremental.new_crush:type_name -> loligo.v1.CrushMap
+	13, // 23: loligo.v1.OSDMapIncremental.new_osds:type_name -> loligo.v1.OSDState
+	12, // 24: loligo.v1.OSDMapIncremental.new_pools:type_name -> loligo.v1.Pool
+	15, // 25: loligo.v1.OSDMapIncremental.new_pg_temp:type_name -> loligo.v1.PGTemp
+	16, // 26: loligo.v1.OSDMapIncremental.new_primary_temp:type_name -> loligo.v1.PrimaryTemp
+	19, // 27: loligo.v1.OSDMapIncremental.new_pg_upmap:type_name -> loligo.v1.PGUpmap
+	20, // 28: loligo.v1.OSDMapIncremental.new_pg_upmap_items:type_name -> loligo.v1.PGUpmapItems
+	26, // 29: loligo.v1.OSDMapIncremental.new_ec_profiles:type_name -> loligo.v1.OSDMapIncremental.NewEcProfilesEntry
+	21, // 30: loligo.v1.PGUpmapItems.items:type_name -> loligo.v1.UpmapItem
+	14, // 31: loligo.v1.OSDMap.EcProfilesEntry.value:type_name -> loligo.v1.ECProfile
+	14, // 32: loligo.v1.OSDMapIncremental.NewEcProfilesEntry.value:type_name -> loligo.v1.ECProfile
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_clustermap_proto_init() }
@@ -1998,7 +2165,7 @@ func file_clustermap_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_clustermap_proto_rawDesc), len(file_clustermap_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -74,7 +74,7 @@ func (x OSDSetState_State) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use OSDSetState_State.Descriptor instead.
 func (OSDSetState_State) EnumDescriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{30, 0}
+	return file_mon_proto_rawDescGZIP(), []int{31, 0}
 }
 
 type PGTempRequest struct {
@@ -718,7 +718,10 @@ type PGStatEntry struct {
 	Reporter   int32 `protobuf:"varint,23,opt,name=reporter,proto3" json:"reporter,omitempty"`
 	ReportedNs int64 `protobuf:"varint,24,opt,name=reported_ns,json=reportedNs,proto3" json:"reported_ns,omitempty"`
 	// Why the PG is not active, in words (empty when active).
-	BlockedBy     string `protobuf:"bytes,25,opt,name=blocked_by,json=blockedBy,proto3" json:"blocked_by,omitempty"`
+	BlockedBy string `protobuf:"bytes,25,opt,name=blocked_by,json=blockedBy,proto3" json:"blocked_by,omitempty"`
+	// Why the last scrub or repair asked for could not finish (empty when
+	// the last one finished).
+	ScrubFailed   string `protobuf:"bytes,26,opt,name=scrub_failed,json=scrubFailed,proto3" json:"scrub_failed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -924,6 +927,13 @@ func (x *PGStatEntry) GetReportedNs() int64 {
 func (x *PGStatEntry) GetBlockedBy() string {
 	if x != nil {
 		return x.BlockedBy
+	}
+	return ""
+}
+
+func (x *PGStatEntry) GetScrubFailed() string {
+	if x != nil {
+		return x.ScrubFailed
 	}
 	return ""
 }
@@ -1517,7 +1527,10 @@ type OSDBootRequest struct {
 	Id    int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Uuid  string                 `protobuf:"bytes,2,opt,name=uuid,proto3" json:"uuid,omitempty"`
 	// HOST:PORT the OSD serves on.
-	Addr          string `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`
+	Addr string `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`
+	// A random number drawn when the OSD process started (see
+	// OSDState.incarnation); 0 from an OSD that predates it.
+	Incarnation   uint64 `protobuf:"varint,4,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1573,6 +1586,13 @@ func (x *OSDBootRequest) GetAddr() string {
 	return ""
 }
 
+func (x *OSDBootRequest) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
 type OSDBootReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The epoch in which the OSD is up.
@@ -1622,7 +1642,14 @@ type BeaconRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// The newest epoch the OSD holds.
-	Epoch         uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	Epoch uint64 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// The OSD's file system: its size and the bytes still free for the
+	// OSD (statfs), which the monitor compares with the full ratios. Both 0:
+	// not measured.
+	FsTotal uint64 `protobuf:"varint,3,opt,name=fs_total,json=fsTotal,proto3" json:"fs_total,omitempty"`
+	FsAvail uint64 `protobuf:"varint,4,opt,name=fs_avail,json=fsAvail,proto3" json:"fs_avail,omitempty"`
+	// The incarnation that sends (see OSDBootRequest).
+	Incarnation   uint64 `protobuf:"varint,5,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1667,6 +1694,27 @@ func (x *BeaconRequest) GetId() int32 {
 func (x *BeaconRequest) GetEpoch() uint64 {
 	if x != nil {
 		return x.Epoch
+	}
+	return 0
+}
+
+func (x *BeaconRequest) GetFsTotal() uint64 {
+	if x != nil {
+		return x.FsTotal
+	}
+	return 0
+}
+
+func (x *BeaconRequest) GetFsAvail() uint64 {
+	if x != nil {
+		return x.FsAvail
+	}
+	return 0
+}
+
+func (x *BeaconRequest) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
 	}
 	return 0
 }
@@ -1825,9 +1873,14 @@ func (*FailureReportReply) Descriptor() ([]byte, []int) {
 }
 
 type OSDShutdownRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Uuid          string                 `protobuf:"bytes,2,opt,name=uuid,proto3" json:"uuid,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    int32                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Uuid  string                 `protobuf:"bytes,2,opt,name=uuid,proto3" json:"uuid,omitempty"`
+	// Why it stops ("" for a clean stop): shown in health and status.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The incarnation that stops; a later one already up is left alone.
+	// 0: any.
+	Incarnation   uint64 `protobuf:"varint,4,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1874,6 +1927,20 @@ func (x *OSDShutdownRequest) GetUuid() string {
 		return x.Uuid
 	}
 	return ""
+}
+
+func (x *OSDShutdownRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *OSDShutdownRequest) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
 }
 
 type OSDShutdownReply struct {
@@ -1945,6 +2012,7 @@ type CommandRequest struct {
 	//	*CommandRequest_PoolSet
 	//	*CommandRequest_PoolRm
 	//	*CommandRequest_SetCrushMap
+	//	*CommandRequest_SetFullRatio
 	Cmd           isCommandRequest_Cmd `protobuf_oneof:"cmd"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2136,6 +2204,15 @@ func (x *CommandRequest) GetSetCrushMap() *SetCrushMap {
 	return nil
 }
 
+func (x *CommandRequest) GetSetFullRatio() *SetFullRatio {
+	if x != nil {
+		if x, ok := x.Cmd.(*CommandRequest_SetFullRatio); ok {
+			return x.SetFullRatio
+		}
+	}
+	return nil
+}
+
 type isCommandRequest_Cmd interface {
 	isCommandRequest_Cmd()
 }
@@ -2200,6 +2277,10 @@ type CommandRequest_SetCrushMap struct {
 	SetCrushMap *SetCrushMap `protobuf:"bytes,24,opt,name=set_crush_map,json=setCrushMap,proto3,oneof"`
 }
 
+type CommandRequest_SetFullRatio struct {
+	SetFullRatio *SetFullRatio `protobuf:"bytes,25,opt,name=set_full_ratio,json=setFullRatio,proto3,oneof"`
+}
+
 func (*CommandRequest_OsdState) isCommandRequest_Cmd() {}
 
 func (*CommandRequest_OsdReweight) isCommandRequest_Cmd() {}
@@ -2230,6 +2311,63 @@ func (*CommandRequest_PoolRm) isCommandRequest_Cmd() {}
 
 func (*CommandRequest_SetCrushMap) isCommandRequest_Cmd() {}
 
+func (*CommandRequest_SetFullRatio) isCommandRequest_Cmd() {}
+
+// SetFullRatio sets one of the map's fullness thresholds (osd
+// set-nearfull-ratio, set-backfillfull-ratio, set-full-ratio).
+type SetFullRatio struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Which OSDFullness            `protobuf:"varint,1,opt,name=which,proto3,enum=loligo.v1.OSDFullness" json:"which,omitempty"`
+	// In (0, 1].
+	Ratio         float64 `protobuf:"fixed64,2,opt,name=ratio,proto3" json:"ratio,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetFullRatio) Reset() {
+	*x = SetFullRatio{}
+	mi := &file_mon_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetFullRatio) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetFullRatio) ProtoMessage() {}
+
+func (x *SetFullRatio) ProtoReflect() protoreflect.Message {
+	mi := &file_mon_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetFullRatio.ProtoReflect.Descriptor instead.
+func (*SetFullRatio) Descriptor() ([]byte, []int) {
+	return file_mon_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SetFullRatio) GetWhich() OSDFullness {
+	if x != nil {
+		return x.Which
+	}
+	return OSDFullness_OSD_FULLNESS_OK
+}
+
+func (x *SetFullRatio) GetRatio() float64 {
+	if x != nil {
+		return x.Ratio
+	}
+	return 0
+}
+
 type OSDSetState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Ids           []int32                `protobuf:"varint,1,rep,packed,name=ids,proto3" json:"ids,omitempty"`
@@ -2240,7 +2378,7 @@ type OSDSetState struct {
 
 func (x *OSDSetState) Reset() {
 	*x = OSDSetState{}
-	mi := &file_mon_proto_msgTypes[30]
+	mi := &file_mon_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2252,7 +2390,7 @@ func (x *OSDSetState) String() string {
 func (*OSDSetState) ProtoMessage() {}
 
 func (x *OSDSetState) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[30]
+	mi := &file_mon_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2265,7 +2403,7 @@ func (x *OSDSetState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDSetState.ProtoReflect.Descriptor instead.
 func (*OSDSetState) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{30}
+	return file_mon_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *OSDSetState) GetIds() []int32 {
@@ -2293,7 +2431,7 @@ type OSDReweight struct {
 
 func (x *OSDReweight) Reset() {
 	*x = OSDReweight{}
-	mi := &file_mon_proto_msgTypes[31]
+	mi := &file_mon_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2305,7 +2443,7 @@ func (x *OSDReweight) String() string {
 func (*OSDReweight) ProtoMessage() {}
 
 func (x *OSDReweight) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[31]
+	mi := &file_mon_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2318,7 +2456,7 @@ func (x *OSDReweight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDReweight.ProtoReflect.Descriptor instead.
 func (*OSDReweight) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{31}
+	return file_mon_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *OSDReweight) GetId() int32 {
@@ -2344,7 +2482,7 @@ type OSDRemove struct {
 
 func (x *OSDRemove) Reset() {
 	*x = OSDRemove{}
-	mi := &file_mon_proto_msgTypes[32]
+	mi := &file_mon_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2356,7 +2494,7 @@ func (x *OSDRemove) String() string {
 func (*OSDRemove) ProtoMessage() {}
 
 func (x *OSDRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[32]
+	mi := &file_mon_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2369,7 +2507,7 @@ func (x *OSDRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDRemove.ProtoReflect.Descriptor instead.
 func (*OSDRemove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{32}
+	return file_mon_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *OSDRemove) GetIds() []int32 {
@@ -2390,7 +2528,7 @@ type CrushReweight struct {
 
 func (x *CrushReweight) Reset() {
 	*x = CrushReweight{}
-	mi := &file_mon_proto_msgTypes[33]
+	mi := &file_mon_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2402,7 +2540,7 @@ func (x *CrushReweight) String() string {
 func (*CrushReweight) ProtoMessage() {}
 
 func (x *CrushReweight) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[33]
+	mi := &file_mon_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2415,7 +2553,7 @@ func (x *CrushReweight) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrushReweight.ProtoReflect.Descriptor instead.
 func (*CrushReweight) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{33}
+	return file_mon_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CrushReweight) GetName() string {
@@ -2443,7 +2581,7 @@ type CrushMove struct {
 
 func (x *CrushMove) Reset() {
 	*x = CrushMove{}
-	mi := &file_mon_proto_msgTypes[34]
+	mi := &file_mon_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2455,7 +2593,7 @@ func (x *CrushMove) String() string {
 func (*CrushMove) ProtoMessage() {}
 
 func (x *CrushMove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[34]
+	mi := &file_mon_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2468,7 +2606,7 @@ func (x *CrushMove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrushMove.ProtoReflect.Descriptor instead.
 func (*CrushMove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{34}
+	return file_mon_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CrushMove) GetName() string {
@@ -2496,7 +2634,7 @@ type CrushAddBucket struct {
 
 func (x *CrushAddBucket) Reset() {
 	*x = CrushAddBucket{}
-	mi := &file_mon_proto_msgTypes[35]
+	mi := &file_mon_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2508,7 +2646,7 @@ func (x *CrushAddBucket) String() string {
 func (*CrushAddBucket) ProtoMessage() {}
 
 func (x *CrushAddBucket) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[35]
+	mi := &file_mon_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2521,7 +2659,7 @@ func (x *CrushAddBucket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrushAddBucket.ProtoReflect.Descriptor instead.
 func (*CrushAddBucket) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{35}
+	return file_mon_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CrushAddBucket) GetName() string {
@@ -2555,7 +2693,7 @@ type FlagChange struct {
 
 func (x *FlagChange) Reset() {
 	*x = FlagChange{}
-	mi := &file_mon_proto_msgTypes[36]
+	mi := &file_mon_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2567,7 +2705,7 @@ func (x *FlagChange) String() string {
 func (*FlagChange) ProtoMessage() {}
 
 func (x *FlagChange) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[36]
+	mi := &file_mon_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2580,7 +2718,7 @@ func (x *FlagChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlagChange.ProtoReflect.Descriptor instead.
 func (*FlagChange) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{36}
+	return file_mon_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *FlagChange) GetFlag() string {
@@ -2613,7 +2751,7 @@ type RuleCreate struct {
 
 func (x *RuleCreate) Reset() {
 	*x = RuleCreate{}
-	mi := &file_mon_proto_msgTypes[37]
+	mi := &file_mon_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2625,7 +2763,7 @@ func (x *RuleCreate) String() string {
 func (*RuleCreate) ProtoMessage() {}
 
 func (x *RuleCreate) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[37]
+	mi := &file_mon_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2638,7 +2776,7 @@ func (x *RuleCreate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleCreate.ProtoReflect.Descriptor instead.
 func (*RuleCreate) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{37}
+	return file_mon_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RuleCreate) GetName() string {
@@ -2692,7 +2830,7 @@ type RuleRemove struct {
 
 func (x *RuleRemove) Reset() {
 	*x = RuleRemove{}
-	mi := &file_mon_proto_msgTypes[38]
+	mi := &file_mon_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2704,7 +2842,7 @@ func (x *RuleRemove) String() string {
 func (*RuleRemove) ProtoMessage() {}
 
 func (x *RuleRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[38]
+	mi := &file_mon_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2717,7 +2855,7 @@ func (x *RuleRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleRemove.ProtoReflect.Descriptor instead.
 func (*RuleRemove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{38}
+	return file_mon_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RuleRemove) GetName() string {
@@ -2739,7 +2877,7 @@ type ECProfileSet struct {
 
 func (x *ECProfileSet) Reset() {
 	*x = ECProfileSet{}
-	mi := &file_mon_proto_msgTypes[39]
+	mi := &file_mon_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2751,7 +2889,7 @@ func (x *ECProfileSet) String() string {
 func (*ECProfileSet) ProtoMessage() {}
 
 func (x *ECProfileSet) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[39]
+	mi := &file_mon_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2764,7 +2902,7 @@ func (x *ECProfileSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ECProfileSet.ProtoReflect.Descriptor instead.
 func (*ECProfileSet) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{39}
+	return file_mon_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ECProfileSet) GetName() string {
@@ -2797,7 +2935,7 @@ type ECProfileRemove struct {
 
 func (x *ECProfileRemove) Reset() {
 	*x = ECProfileRemove{}
-	mi := &file_mon_proto_msgTypes[40]
+	mi := &file_mon_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2809,7 +2947,7 @@ func (x *ECProfileRemove) String() string {
 func (*ECProfileRemove) ProtoMessage() {}
 
 func (x *ECProfileRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[40]
+	mi := &file_mon_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2822,7 +2960,7 @@ func (x *ECProfileRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ECProfileRemove.ProtoReflect.Descriptor instead.
 func (*ECProfileRemove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{40}
+	return file_mon_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ECProfileRemove) GetName() string {
@@ -2851,7 +2989,7 @@ type PoolCreate struct {
 
 func (x *PoolCreate) Reset() {
 	*x = PoolCreate{}
-	mi := &file_mon_proto_msgTypes[41]
+	mi := &file_mon_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2863,7 +3001,7 @@ func (x *PoolCreate) String() string {
 func (*PoolCreate) ProtoMessage() {}
 
 func (x *PoolCreate) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[41]
+	mi := &file_mon_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2876,7 +3014,7 @@ func (x *PoolCreate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolCreate.ProtoReflect.Descriptor instead.
 func (*PoolCreate) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{41}
+	return file_mon_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PoolCreate) GetName() string {
@@ -2940,7 +3078,7 @@ type PoolSet struct {
 
 func (x *PoolSet) Reset() {
 	*x = PoolSet{}
-	mi := &file_mon_proto_msgTypes[42]
+	mi := &file_mon_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2952,7 +3090,7 @@ func (x *PoolSet) String() string {
 func (*PoolSet) ProtoMessage() {}
 
 func (x *PoolSet) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[42]
+	mi := &file_mon_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2965,7 +3103,7 @@ func (x *PoolSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolSet.ProtoReflect.Descriptor instead.
 func (*PoolSet) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{42}
+	return file_mon_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *PoolSet) GetName() string {
@@ -2998,7 +3136,7 @@ type PoolRemove struct {
 
 func (x *PoolRemove) Reset() {
 	*x = PoolRemove{}
-	mi := &file_mon_proto_msgTypes[43]
+	mi := &file_mon_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3010,7 +3148,7 @@ func (x *PoolRemove) String() string {
 func (*PoolRemove) ProtoMessage() {}
 
 func (x *PoolRemove) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[43]
+	mi := &file_mon_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3023,7 +3161,7 @@ func (x *PoolRemove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PoolRemove.ProtoReflect.Descriptor instead.
 func (*PoolRemove) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{43}
+	return file_mon_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PoolRemove) GetName() string {
@@ -3043,7 +3181,7 @@ type SetCrushMap struct {
 
 func (x *SetCrushMap) Reset() {
 	*x = SetCrushMap{}
-	mi := &file_mon_proto_msgTypes[44]
+	mi := &file_mon_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3055,7 +3193,7 @@ func (x *SetCrushMap) String() string {
 func (*SetCrushMap) ProtoMessage() {}
 
 func (x *SetCrushMap) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[44]
+	mi := &file_mon_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3068,7 +3206,7 @@ func (x *SetCrushMap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetCrushMap.ProtoReflect.Descriptor instead.
 func (*SetCrushMap) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{44}
+	return file_mon_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SetCrushMap) GetText() string {
@@ -3094,7 +3232,7 @@ type CommandReply struct {
 
 func (x *CommandReply) Reset() {
 	*x = CommandReply{}
-	mi := &file_mon_proto_msgTypes[45]
+	mi := &file_mon_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3106,7 +3244,7 @@ func (x *CommandReply) String() string {
 func (*CommandReply) ProtoMessage() {}
 
 func (x *CommandReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[45]
+	mi := &file_mon_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3119,7 +3257,7 @@ func (x *CommandReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandReply.ProtoReflect.Descriptor instead.
 func (*CommandReply) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{45}
+	return file_mon_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CommandReply) GetEpoch() uint64 {
@@ -3162,7 +3300,7 @@ type Movement struct {
 
 func (x *Movement) Reset() {
 	*x = Movement{}
-	mi := &file_mon_proto_msgTypes[46]
+	mi := &file_mon_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3174,7 +3312,7 @@ func (x *Movement) String() string {
 func (*Movement) ProtoMessage() {}
 
 func (x *Movement) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[46]
+	mi := &file_mon_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3187,7 +3325,7 @@ func (x *Movement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Movement.ProtoReflect.Descriptor instead.
 func (*Movement) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{46}
+	return file_mon_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Movement) GetPgs() uint32 {
@@ -3229,7 +3367,7 @@ type OSDMovement struct {
 
 func (x *OSDMovement) Reset() {
 	*x = OSDMovement{}
-	mi := &file_mon_proto_msgTypes[47]
+	mi := &file_mon_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3241,7 +3379,7 @@ func (x *OSDMovement) String() string {
 func (*OSDMovement) ProtoMessage() {}
 
 func (x *OSDMovement) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[47]
+	mi := &file_mon_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3254,7 +3392,7 @@ func (x *OSDMovement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OSDMovement.ProtoReflect.Descriptor instead.
 func (*OSDMovement) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{47}
+	return file_mon_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *OSDMovement) GetOsd() int32 {
@@ -3286,7 +3424,7 @@ type StatusRequest struct {
 
 func (x *StatusRequest) Reset() {
 	*x = StatusRequest{}
-	mi := &file_mon_proto_msgTypes[48]
+	mi := &file_mon_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3298,7 +3436,7 @@ func (x *StatusRequest) String() string {
 func (*StatusRequest) ProtoMessage() {}
 
 func (x *StatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[48]
+	mi := &file_mon_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3311,7 +3449,7 @@ func (x *StatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusRequest.ProtoReflect.Descriptor instead.
 func (*StatusRequest) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{48}
+	return file_mon_proto_rawDescGZIP(), []int{49}
 }
 
 type StatusReply struct {
@@ -3330,7 +3468,7 @@ type StatusReply struct {
 
 func (x *StatusReply) Reset() {
 	*x = StatusReply{}
-	mi := &file_mon_proto_msgTypes[49]
+	mi := &file_mon_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3342,7 +3480,7 @@ func (x *StatusReply) String() string {
 func (*StatusReply) ProtoMessage() {}
 
 func (x *StatusReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[49]
+	mi := &file_mon_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3355,7 +3493,7 @@ func (x *StatusReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatusReply.ProtoReflect.Descriptor instead.
 func (*StatusReply) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{49}
+	return file_mon_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *StatusReply) GetFsid() string {
@@ -3421,7 +3559,7 @@ type MonInfo struct {
 
 func (x *MonInfo) Reset() {
 	*x = MonInfo{}
-	mi := &file_mon_proto_msgTypes[50]
+	mi := &file_mon_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3433,7 +3571,7 @@ func (x *MonInfo) String() string {
 func (*MonInfo) ProtoMessage() {}
 
 func (x *MonInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[50]
+	mi := &file_mon_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3446,7 +3584,7 @@ func (x *MonInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonInfo.ProtoReflect.Descriptor instead.
 func (*MonInfo) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{50}
+	return file_mon_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *MonInfo) GetName() string {
@@ -3493,7 +3631,7 @@ type HealthCheck struct {
 
 func (x *HealthCheck) Reset() {
 	*x = HealthCheck{}
-	mi := &file_mon_proto_msgTypes[51]
+	mi := &file_mon_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3505,7 +3643,7 @@ func (x *HealthCheck) String() string {
 func (*HealthCheck) ProtoMessage() {}
 
 func (x *HealthCheck) ProtoReflect() protoreflect.Message {
-	mi := &file_mon_proto_msgTypes[51]
+	mi := &file_mon_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3518,7 +3656,7 @@ func (x *HealthCheck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HealthCheck.ProtoReflect.Descriptor instead.
 func (*HealthCheck) Descriptor() ([]byte, []int) {
-	return file_mon_proto_rawDescGZIP(), []int{51}
+	return file_mon_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *HealthCheck) GetCode() string {
@@ -3597,7 +3735,7 @@ const file_mon_proto_rawDesc = "" +
 	"\fPGStatsReply\">\n" +
 	"\x12InconsistentObject\x12\x10\n" +
 	"\x03oid\x18\x01 \x01(\tR\x03oid\x12\x16\n" +
-	"\x06errors\x18\x02 \x03(\tR\x06errors\"\x80\a\n" +
+	"\x06errors\x18\x02 \x03(\tR\x06errors\"\xa3\a\n" +
 	"\vPGStatEntry\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\x12\x12\n" +
 	"\x04seed\x18\x02 \x01(\rR\x04seed\x12\x14\n" +
@@ -3626,7 +3764,8 @@ const file_mon_proto_rawDesc = "" +
 	"\vreported_ns\x18\x18 \x01(\x03R\n" +
 	"reportedNs\x12\x1d\n" +
 	"\n" +
-	"blocked_by\x18\x19 \x01(\tR\tblockedBy\"#\n" +
+	"blocked_by\x18\x19 \x01(\tR\tblockedBy\x12!\n" +
+	"\fscrub_failed\x18\x1a \x01(\tR\vscrubFailed\"#\n" +
 	"\rPGDumpRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\x03R\x04pool\"d\n" +
 	"\vPGDumpReply\x12\x14\n" +
@@ -3668,16 +3807,20 @@ const file_mon_proto_rawDesc = "" +
 	"\fdevice_class\x18\x04 \x01(\tR\vdeviceClass\"6\n" +
 	"\x0eOSDCreateReply\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"H\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"j\n" +
 	"\x0eOSDBootRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x12\n" +
 	"\x04uuid\x18\x02 \x01(\tR\x04uuid\x12\x12\n" +
-	"\x04addr\x18\x03 \x01(\tR\x04addr\"$\n" +
+	"\x04addr\x18\x03 \x01(\tR\x04addr\x12 \n" +
+	"\vincarnation\x18\x04 \x01(\x04R\vincarnation\"$\n" +
 	"\fOSDBootReply\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"5\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"\x8d\x01\n" +
 	"\rBeaconRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"#\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x12\x19\n" +
+	"\bfs_total\x18\x03 \x01(\x04R\afsTotal\x12\x19\n" +
+	"\bfs_avail\x18\x04 \x01(\x04R\afsAvail\x12 \n" +
+	"\vincarnation\x18\x05 \x01(\x04R\vincarnation\"#\n" +
 	"\vBeaconReply\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"\x81\x01\n" +
 	"\x14FailureReportRequest\x12\x16\n" +
@@ -3686,12 +3829,14 @@ const file_mon_proto_rawDesc = "" +
 	"\n" +
 	"failed_for\x18\x03 \x01(\rR\tfailedFor\x12\x16\n" +
 	"\x06failed\x18\x04 \x01(\bR\x06failed\"\x14\n" +
-	"\x12FailureReportReply\"8\n" +
+	"\x12FailureReportReply\"r\n" +
 	"\x12OSDShutdownRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x05R\x02id\x12\x12\n" +
-	"\x04uuid\x18\x02 \x01(\tR\x04uuid\"(\n" +
+	"\x04uuid\x18\x02 \x01(\tR\x04uuid\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12 \n" +
+	"\vincarnation\x18\x04 \x01(\x04R\vincarnation\"(\n" +
 	"\x10OSDShutdownReply\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"\x9d\a\n" +
+	"\x05epoch\x18\x01 \x01(\x04R\x05epoch\"\xde\a\n" +
 	"\x0eCommandRequest\x12\x17\n" +
 	"\adry_run\x18\x01 \x01(\bR\x06dryRun\x12\x10\n" +
 	"\x03yes\x18\x02 \x01(\bR\x03yes\x125\n" +
@@ -3713,8 +3858,12 @@ const file_mon_proto_rawDesc = "" +
 	"poolCreate\x12/\n" +
 	"\bpool_set\x18\x16 \x01(\v2\x12.loligo.v1.PoolSetH\x00R\apoolSet\x120\n" +
 	"\apool_rm\x18\x17 \x01(\v2\x15.loligo.v1.PoolRemoveH\x00R\x06poolRm\x12<\n" +
-	"\rset_crush_map\x18\x18 \x01(\v2\x16.loligo.v1.SetCrushMapH\x00R\vsetCrushMapB\x05\n" +
-	"\x03cmd\"\xa0\x01\n" +
+	"\rset_crush_map\x18\x18 \x01(\v2\x16.loligo.v1.SetCrushMapH\x00R\vsetCrushMap\x12?\n" +
+	"\x0eset_full_ratio\x18\x19 \x01(\v2\x17.loligo.v1.SetFullRatioH\x00R\fsetFullRatioB\x05\n" +
+	"\x03cmd\"R\n" +
+	"\fSetFullRatio\x12,\n" +
+	"\x05which\x18\x01 \x01(\x0e2\x16.loligo.v1.OSDFullnessR\x05which\x12\x14\n" +
+	"\x05ratio\x18\x02 \x01(\x01R\x05ratio\"\xa0\x01\n" +
 	"\vOSDSetState\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\x05R\x03ids\x122\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1c.loligo.v1.OSDSetState.StateR\x05state\"K\n" +
@@ -3854,7 +4003,7 @@ func file_mon_proto_rawDescGZIP() []byte {
 }
 
 var file_mon_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_mon_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_mon_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_mon_proto_goTypes = []any{
 	(OSDSetState_State)(0),       // 0: loligo.v1.OSDSetState.State
 	(*PGTempRequest)(nil),        // 1: loligo.v1.PGTempRequest
@@ -3887,107 +4036,111 @@ var file_mon_proto_goTypes = []any{
 	(*OSDShutdownRequest)(nil),   // 28: loligo.v1.OSDShutdownRequest
 	(*OSDShutdownReply)(nil),     // 29: loligo.v1.OSDShutdownReply
 	(*CommandRequest)(nil),       // 30: loligo.v1.CommandRequest
-	(*OSDSetState)(nil),          // 31: loligo.v1.OSDSetState
-	(*OSDReweight)(nil),          // 32: loligo.v1.OSDReweight
-	(*OSDRemove)(nil),            // 33: loligo.v1.OSDRemove
-	(*CrushReweight)(nil),        // 34: loligo.v1.CrushReweight
-	(*CrushMove)(nil),            // 35: loligo.v1.CrushMove
-	(*CrushAddBucket)(nil),       // 36: loligo.v1.CrushAddBucket
-	(*FlagChange)(nil),           // 37: loligo.v1.FlagChange
-	(*RuleCreate)(nil),           // 38: loligo.v1.RuleCreate
-	(*RuleRemove)(nil),           // 39: loligo.v1.RuleRemove
-	(*ECProfileSet)(nil),         // 40: loligo.v1.ECProfileSet
-	(*ECProfileRemove)(nil),      // 41: loligo.v1.ECProfileRemove
-	(*PoolCreate)(nil),           // 42: loligo.v1.PoolCreate
-	(*PoolSet)(nil),              // 43: loligo.v1.PoolSet
-	(*PoolRemove)(nil),           // 44: loligo.v1.PoolRemove
-	(*SetCrushMap)(nil),          // 45: loligo.v1.SetCrushMap
-	(*CommandReply)(nil),         // 46: loligo.v1.CommandReply
-	(*Movement)(nil),             // 47: loligo.v1.Movement
-	(*OSDMovement)(nil),          // 48: loligo.v1.OSDMovement
-	(*StatusRequest)(nil),        // 49: loligo.v1.StatusRequest
-	(*StatusReply)(nil),          // 50: loligo.v1.StatusReply
-	(*MonInfo)(nil),              // 51: loligo.v1.MonInfo
-	(*HealthCheck)(nil),          // 52: loligo.v1.HealthCheck
-	nil,                          // 53: loligo.v1.PGSummary.StatesEntry
-	nil,                          // 54: loligo.v1.CrushMove.LocationEntry
-	nil,                          // 55: loligo.v1.CrushAddBucket.LocationEntry
-	nil,                          // 56: loligo.v1.ECProfileSet.ParamsEntry
-	(*PGTemp)(nil),               // 57: loligo.v1.PGTemp
-	(*OSDMap)(nil),               // 58: loligo.v1.OSDMap
-	(*OSDMapIncremental)(nil),    // 59: loligo.v1.OSDMapIncremental
-	(PoolType)(0),                // 60: loligo.v1.PoolType
+	(*SetFullRatio)(nil),         // 31: loligo.v1.SetFullRatio
+	(*OSDSetState)(nil),          // 32: loligo.v1.OSDSetState
+	(*OSDReweight)(nil),          // 33: loligo.v1.OSDReweight
+	(*OSDRemove)(nil),            // 34: loligo.v1.OSDRemove
+	(*CrushReweight)(nil),        // 35: loligo.v1.CrushReweight
+	(*CrushMove)(nil),            // 36: loligo.v1.CrushMove
+	(*CrushAddBucket)(nil),       // 37: loligo.v1.CrushAddBucket
+	(*FlagChange)(nil),           // 38: loligo.v1.FlagChange
+	(*RuleCreate)(nil),           // 39: loligo.v1.RuleCreate
+	(*RuleRemove)(nil),           // 40: loligo.v1.RuleRemove
+	(*ECProfileSet)(nil),         // 41: loligo.v1.ECProfileSet
+	(*ECProfileRemove)(nil),      // 42: loligo.v1.ECProfileRemove
+	(*PoolCreate)(nil),           // 43: loligo.v1.PoolCreate
+	(*PoolSet)(nil),              // 44: loligo.v1.PoolSet
+	(*PoolRemove)(nil),           // 45: loligo.v1.PoolRemove
+	(*SetCrushMap)(nil),          // 46: loligo.v1.SetCrushMap
+	(*CommandReply)(nil),         // 47: loligo.v1.CommandReply
+	(*Movement)(nil),             // 48: loligo.v1.Movement
+	(*OSDMovement)(nil),          // 49: loligo.v1.OSDMovement
+	(*StatusRequest)(nil),        // 50: loligo.v1.StatusRequest
+	(*StatusReply)(nil),          // 51: loligo.v1.StatusReply
+	(*MonInfo)(nil),              // 52: loligo.v1.MonInfo
+	(*HealthCheck)(nil),          // 53: loligo.v1.HealthCheck
+	nil,                          // 54: loligo.v1.PGSummary.StatesEntry
+	nil,                          // 55: loligo.v1.CrushMove.LocationEntry
+	nil,                          // 56: loligo.v1.CrushAddBucket.LocationEntry
+	nil,                          // 57: loligo.v1.ECProfileSet.ParamsEntry
+	(*PGTemp)(nil),               // 58: loligo.v1.PGTemp
+	(*OSDMap)(nil),               // 59: loligo.v1.OSDMap
+	(*OSDMapIncremental)(nil),    // 60: loligo.v1.OSDMapIncremental
+	(OSDFullness)(0),             // 61: loligo.v1.OSDFullness
+	(PoolType)(0),                // 62: loligo.v1.PoolType
 }
 var file_mon_proto_depIdxs = []int32{
-	57, // 0: loligo.v1.PGTempRequest.pg_temp:type_name -> loligo.v1.PGTemp
+	58, // 0: loligo.v1.PGTempRequest.pg_temp:type_name -> loligo.v1.PGTemp
 	3,  // 1: loligo.v1.PGActivateRequest.intervals:type_name -> loligo.v1.ActiveInterval
 	6,  // 2: loligo.v1.PGHistoryRequest.pgs:type_name -> loligo.v1.PGRef
 	3,  // 3: loligo.v1.PGHistoryReply.last_active:type_name -> loligo.v1.ActiveInterval
 	12, // 4: loligo.v1.PGStatsRequest.pgs:type_name -> loligo.v1.PGStatEntry
 	11, // 5: loligo.v1.PGStatEntry.inconsistent:type_name -> loligo.v1.InconsistentObject
 	12, // 6: loligo.v1.PGDumpReply.pgs:type_name -> loligo.v1.PGStatEntry
-	53, // 7: loligo.v1.PGSummary.states:type_name -> loligo.v1.PGSummary.StatesEntry
-	58, // 8: loligo.v1.GetMapReply.map:type_name -> loligo.v1.OSDMap
-	58, // 9: loligo.v1.MapUpdate.full:type_name -> loligo.v1.OSDMap
-	59, // 10: loligo.v1.MapUpdate.incremental:type_name -> loligo.v1.OSDMapIncremental
-	31, // 11: loligo.v1.CommandRequest.osd_state:type_name -> loligo.v1.OSDSetState
-	32, // 12: loligo.v1.CommandRequest.osd_reweight:type_name -> loligo.v1.OSDReweight
-	33, // 13: loligo.v1.CommandRequest.osd_rm:type_name -> loligo.v1.OSDRemove
-	34, // 14: loligo.v1.CommandRequest.crush_reweight:type_name -> loligo.v1.CrushReweight
-	35, // 15: loligo.v1.CommandRequest.crush_move:type_name -> loligo.v1.CrushMove
-	36, // 16: loligo.v1.CommandRequest.crush_add_bucket:type_name -> loligo.v1.CrushAddBucket
-	37, // 17: loligo.v1.CommandRequest.flag:type_name -> loligo.v1.FlagChange
-	38, // 18: loligo.v1.CommandRequest.rule_create:type_name -> loligo.v1.RuleCreate
-	39, // 19: loligo.v1.CommandRequest.rule_rm:type_name -> loligo.v1.RuleRemove
-	40, // 20: loligo.v1.CommandRequest.ec_profile_set:type_name -> loligo.v1.ECProfileSet
-	41, // 21: loligo.v1.CommandRequest.ec_profile_rm:type_name -> loligo.v1.ECProfileRemove
-	42, // 22: loligo.v1.CommandRequest.pool_create:type_name -> loligo.v1.PoolCreate
-	43, // 23: loligo.v1.CommandRequest.pool_set:type_name -> loligo.v1.PoolSet
-	44, // 24: loligo.v1.CommandRequest.pool_rm:type_name -> loligo.v1.PoolRemove
-	45, // 25: loligo.v1.CommandRequest.set_crush_map:type_name -> loligo.v1.SetCrushMap
-	0,  // 26: loligo.v1.OSDSetState.state:type_name -> loligo.v1.OSDSetState.State
-	54, // 27: loligo.v1.CrushMove.location:type_name -> loligo.v1.CrushMove.LocationEntry
-	55, // 28: loligo.v1.CrushAddBucket.location:type_name -> loligo.v1.CrushAddBucket.LocationEntry
-	56, // 29: loligo.v1.ECProfileSet.params:type_name -> loligo.v1.ECProfileSet.ParamsEntry
-	60, // 30: loligo.v1.PoolCreate.type:type_name -> loligo.v1.PoolType
-	47, // 31: loligo.v1.CommandReply.movement:type_name -> loligo.v1.Movement
-	48, // 32: loligo.v1.Movement.osds:type_name -> loligo.v1.OSDMovement
-	51, // 33: loligo.v1.StatusReply.mons:type_name -> loligo.v1.MonInfo
-	52, // 34: loligo.v1.StatusReply.checks:type_name -> loligo.v1.HealthCheck
-	15, // 35: loligo.v1.StatusReply.pgs:type_name -> loligo.v1.PGSummary
-	16, // 36: loligo.v1.Mon.GetMap:input_type -> loligo.v1.GetMapRequest
-	18, // 37: loligo.v1.Mon.Subscribe:input_type -> loligo.v1.SubscribeRequest
-	20, // 38: loligo.v1.Mon.OSDCreate:input_type -> loligo.v1.OSDCreateRequest
-	22, // 39: loligo.v1.Mon.OSDBoot:input_type -> loligo.v1.OSDBootRequest
-	24, // 40: loligo.v1.Mon.Beacon:input_type -> loligo.v1.BeaconRequest
-	26, // 41: loligo.v1.Mon.FailureReport:input_type -> loligo.v1.FailureReportRequest
-	28, // 42: loligo.v1.Mon.OSDShutdown:input_type -> loligo.v1.OSDShutdownRequest
-	30, // 43: loligo.v1.Mon.Command:input_type -> loligo.v1.CommandRequest
-	49, // 44: loligo.v1.Mon.Status:input_type -> loligo.v1.StatusRequest
-	1,  // 45: loligo.v1.Mon.PGTemp:input_type -> loligo.v1.PGTempRequest
-	4,  // 46: loligo.v1.Mon.PGActivate:input_type -> loligo.v1.PGActivateRequest
-	7,  // 47: loligo.v1.Mon.PGHistory:input_type -> loligo.v1.PGHistoryRequest
-	9,  // 48: loligo.v1.Mon.PGStats:input_type -> loligo.v1.PGStatsRequest
-	13, // 49: loligo.v1.Mon.PGDump:input_type -> loligo.v1.PGDumpRequest
-	17, // 50: loligo.v1.Mon.GetMap:output_type -> loligo.v1.GetMapReply
-	19, // 51: loligo.v1.Mon.Subscribe:output_type -> loligo.v1.MapUpdate
-	21, // 52: loligo.v1.Mon.OSDCreate:output_type -> loligo.v1.OSDCreateReply
-	23, // 53: loligo.v1.Mon.OSDBoot:output_type -> loligo.v1.OSDBootReply
-	25, // 54: loligo.v1.Mon.Beacon:output_type -> loligo.v1.BeaconReply
-	27, // 55: loligo.v1.Mon.FailureReport:output_type -> loligo.v1.FailureReportReply
-	29, // 56: loligo.v1.Mon.OSDShutdown:output_type -> loligo.v1.OSDShutdownReply
-	46, // 57: loligo.v1.Mon.Command:output_type -> loligo.v1.CommandReply
-	50, // 58: loligo.v1.Mon.Status:output_type -> loligo.v1.StatusReply
-	2,  // 59: loligo.v1.Mon.PGTemp:output_type -> loligo.v1.PGTempReply
-	5,  // 60: loligo.v1.Mon.PGActivate:output_type -> loligo.v1.PGActivateReply
-	8,  // 61: loligo.v1.Mon.PGHistory:output_type -> loligo.v1.PGHistoryReply
-	10, // 62: loligo.v1.Mon.PGStats:output_type -> loligo.v1.PGStatsReply
-	14, // 63: loligo.v1.Mon.PGDump:output_type -> loligo.v1.PGDumpReply
-	50, // [50:64] is the sub-list for method output_type
-	36, // [36:50] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	54, // 7: loligo.v1.PGSummary.states:type_name -> loligo.v1.PGSummary.StatesEntry
+	59, // 8: loligo.v1.GetMapReply.map:type_name -> loligo.v1.OSDMap
+	59, // 9: loligo.v1.MapUpdate.full:type_name -> loligo.v1.OSDMap
+	60, // 10: loligo.v1.MapUpdate.incremental:type_name -> loligo.v1.OSDMapIncremental
+	32, // 11: loligo.v1.CommandRequest.osd_state:type_name -> loligo.v1.OSDSetState
+	33, // 12: loligo.v1.CommandRequest.osd_reweight:type_name -> loligo.v1.OSDReweight
+	34, // 13: loligo.v1.CommandRequest.osd_rm:type_name -> loligo.v1.OSDRemove
+	35, // 14: loligo.v1.CommandRequest.crush_reweight:type_name -> loligo.v1.CrushReweight
+	36, // 15: loligo.v1.CommandRequest.crush_move:type_name -> loligo.v1.CrushMove
+	37, // 16: loligo.v1.CommandRequest.crush_add_bucket:type_name -> loligo.v1.CrushAddBucket
+	38, // 17: loligo.v1.CommandRequest.flag:type_name -> loligo.v1.FlagChange
+	39, // 18: loligo.v1.CommandRequest.rule_create:type_name -> loligo.v1.RuleCreate
+	40, // 19: loligo.v1.CommandRequest.rule_rm:type_name -> loligo.v1.RuleRemove
+	41, // 20: loligo.v1.CommandRequest.ec_profile_set:type_name -> loligo.v1.ECProfileSet
+	42, // 21: loligo.v1.CommandRequest.ec_profile_rm:type_name -> loligo.v1.ECProfileRemove
+	43, // 22: loligo.v1.CommandRequest.pool_create:type_name -> loligo.v1.PoolCreate
+	44, // 23: loligo.v1.CommandRequest.pool_set:type_name -> loligo.v1.PoolSet
+	45, // 24: loligo.v1.CommandRequest.pool_rm:type_name -> loligo.v1.PoolRemove
+	46, // 25: loligo.v1.CommandRequest.set_crush_map:type_name -> loligo.v1.SetCrushMap
+	31, // 26: loligo.v1.CommandRequest.set_full_ratio:type_name -> loligo.v1.SetFullRatio
+	61, // 27: loligo.v1.SetFullRatio.which:type_name -> loligo.v1.OSDFullness
+	0,  // 28: loligo.v1.OSDSetState.state:type_name -> loligo.v1.OSDSetState.State
+	55, // 29: loligo.v1.CrushMove.location:type_name -> loligo.v1.CrushMove.LocationEntry
+	56, // 30: loligo.v1.CrushAddBucket.location:type_name -> loligo.v1.CrushAddBucket.LocationEntry
+	57, // 31: loligo.v1.ECProfileSet.params:type_name -> loligo.v1.ECProfileSet.ParamsEntry
+	62, // 32: loligo.v1.PoolCreate.type:type_name -> loligo.v1.PoolType
+	48, // 33: loligo.v1.CommandReply.movement:type_name -> loligo.v1.Movement
+	49, // 34: loligo.v1.Movement.osds:type_name -> loligo.v1.OSDMovement
+	52, // 35: loligo.v1.StatusReply.mons:type_name -> loligo.v1.MonInfo
+	53, // 36: loligo.v1.StatusReply.checks:type_name -> loligo.v1.HealthCheck
+	15, // 37: loligo.v1.StatusReply.pgs:type_name -> loligo.v1.PGSummary
+	16, // 38: loligo.v1.Mon.GetMap:input_type -> loligo.v1.GetMapRequest
+	18, // 39: loligo.v1.Mon.Subscribe:input_type -> loligo.v1.SubscribeRequest
+	20, // 40: loligo.v1.Mon.OSDCreate:input_type -> loligo.v1.OSDCreateRequest
+	22, // 41: loligo.v1.Mon.OSDBoot:input_type -> loligo.v1.OSDBootRequest
+	24, // 42: loligo.v1.Mon.Beacon:input_type -> loligo.v1.BeaconRequest
+	26, // 43: loligo.v1.Mon.FailureReport:input_type -> loligo.v1.FailureReportRequest
+	28, // 44: loligo.v1.Mon.OSDShutdown:input_type -> loligo.v1.OSDShutdownRequest
+	30, // 45: loligo.v1.Mon.Command:input_type -> loligo.v1.CommandRequest
+	50, // 46: loligo.v1.Mon.Status:input_type -> loligo.v1.StatusRequest
+	1,  // 47: loligo.v1.Mon.PGTemp:input_type -> loligo.v1.PGTempRequest
+	4,  // 48: loligo.v1.Mon.PGActivate:input_type -> loligo.v1.PGActivateRequest
+	7,  // 49: loligo.v1.Mon.PGHistory:input_type -> loligo.v1.PGHistoryRequest
+	9,  // 50: loligo.v1.Mon.PGStats:input_type -> loligo.v1.PGStatsRequest
+	13, // 51: loligo.v1.Mon.PGDump:input_type -> loligo.v1.PGDumpRequest
+	17, // 52: loligo.v1.Mon.GetMap:output_type -> loligo.v1.GetMapReply
+	19, // 53: loligo.v1.Mon.Subscribe:output_type -> loligo.v1.MapUpdate
+	21, // 54: loligo.v1.Mon.OSDCreate:output_type -> loligo.v1.OSDCreateReply
+	23, // 55: loligo.v1.Mon.OSDBoot:output_type -> loligo.v1.OSDBootReply
+	25, // 56: loligo.v1.Mon.Beacon:output_type -> loligo.v1.BeaconReply
+	27, // 57: loligo.v1.Mon.FailureReport:output_type -> loligo.v1.FailureReportReply
+	29, // 58: loligo.v1.Mon.OSDShutdown:output_type -> loligo.v1.OSDShutdownReply
+	47, // 59: loligo.v1.Mon.Command:output_type -> loligo.v1.CommandReply
+	51, // 60: loligo.v1.Mon.Status:output_type -> loligo.v1.StatusReply
+	2,  // 61: loligo.v1.Mon.PGTemp:output_type -> loligo.v1.PGTempReply
+	5,  // 62: loligo.v1.Mon.PGActivate:output_type -> loligo.v1.PGActivateReply
+	8,  // 63: loligo.v1.Mon.PGHistory:output_type -> loligo.v1.PGHistoryReply
+	10, // 64: loligo.v1.Mon.PGStats:output_type -> loligo.v1.PGStatsReply
+	14, // 65: loligo.v1.Mon.PGDump:output_type -> loligo.v1.PGDumpReply
+	52, // [52:66] is the sub-list for method output_type
+	38, // [38:52] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_mon_proto_init() }
@@ -4016,6 +4169,7 @@ func file_mon_proto_init() {
 		(*CommandRequest_PoolSet)(nil),
 		(*CommandRequest_PoolRm)(nil),
 		(*CommandRequest_SetCrushMap)(nil),
+		(*CommandRequest_SetFullRatio)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4023,7 +4177,7 @@ func file_mon_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mon_proto_rawDesc), len(file_mon_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   56,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -277,6 +277,10 @@ const (
 	// The client should get a newer map (at least retry_epoch) and resend:
 	// this OSD is not the PG's primary, or the PG is not active yet.
 	Result_RETRY Result = 10
+	// A member of the PG is full (the map's full ratio): writes that add
+	// data are refused; removals, truncations and other deletes go
+	// through, so space can be freed.
+	Result_FULL Result = 11
 )
 
 // Enum value maps for Result.
@@ -293,6 +297,7 @@ var (
 		8:  "CORRUPT",
 		9:  "IO_ERROR",
 		10: "RETRY",
+		11: "FULL",
 	}
 	Result_value = map[string]int32{
 		"OK":               0,
@@ -306,6 +311,7 @@ var (
 		"CORRUPT":          8,
 		"IO_ERROR":         9,
 		"RETRY":            10,
+		"FULL":             11,
 	}
 )
 
@@ -4051,7 +4057,7 @@ const file_osd_proto_rawDesc = "" +
 	"\aCMP_GTE\x10\x04\x12\n" +
 	"\n" +
 	"\x06CMP_LT\x10\x05\x12\v\n" +
-	"\aCMP_LTE\x10\x06*\x9c\x01\n" +
+	"\aCMP_LTE\x10\x06*\xa6\x01\n" +
 	"\x06Result\x12\x06\n" +
 	"\x02OK\x10\x00\x12\r\n" +
 	"\tNOT_FOUND\x10\x01\x12\n" +
@@ -4065,7 +4071,8 @@ const file_osd_proto_rawDesc = "" +
 	"\aCORRUPT\x10\b\x12\f\n" +
 	"\bIO_ERROR\x10\t\x12\t\n" +
 	"\x05RETRY\x10\n" +
-	"2\xaf\x06\n" +
+	"\x12\b\n" +
+	"\x04FULL\x10\v2\xaf\x06\n" +
 	"\x03OSD\x12.\n" +
 	"\x02Op\x12\x14.loligo.v1.OpRequest\x1a\x12.loligo.v1.OpReply\x124\n" +
 	"\x04List\x12\x16.loligo.v1.ListRequest\x1a\x14.loligo.v1.ListReply\x127\n" +
