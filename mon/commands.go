@@ -134,6 +134,8 @@ func applyCommand(m *clustermap.Map, req *pb.CommandRequest, lim Limits, now tim
 		}
 		m.Crush = cm
 		return cmdResult{msg: "set crush map", placement: true}, nil
+	case *pb.CommandRequest_SetFullRatio:
+		return setFullRatio(m, c.SetFullRatio)
 	case nil:
 		return cmdResult{}, fmt.Errorf("%w: empty command", ErrInvalid)
 	default:
@@ -733,4 +735,32 @@ func checkHostPort(addr string) error {
 		return fmt.Errorf("%w: address %q: port must be 1..65535", ErrInvalid, addr)
 	}
 	return nil
+}
+
+// setFullRatio sets one fullness threshold. The three must keep their
+// order (nearfull <= backfillfull <= full), as Ceph's health warns when
+// they do not: backfill would otherwise fill an OSD past full.
+func setFullRatio(m *clustermap.Map, req *pb.SetFullRatio) (cmdResult, error) {
+	r := req.GetRatio()
+	if !(r > 0 && r <= 1) {
+		return cmdResult{}, fmt.Errorf("%w: a ratio is a share of the disk, in (0, 1]; got %v", ErrInvalid, r)
+	}
+	next := m.Ratios.Effective()
+	var name string
+	switch req.GetWhich() {
+	case pb.OSDFullness_OSD_FULLNESS_NEARFULL:
+		next.NearFull, name = r, "nearfull_ratio"
+	case pb.OSDFullness_OSD_FULLNESS_BACKFILLFULL:
+		next.BackfillFull, name = r, "backfillfull_ratio"
+	case pb.OSDFullness_OSD_FULLNESS_FULL:
+		next.Full, name = r, "full_ratio"
+	default:
+		return cmdResult{}, fmt.Errorf("%w: which ratio? nearfull, backfillfull or full", ErrInvalid)
+	}
+	if !(next.NearFull <= next.BackfillFull && next.BackfillFull <= next.Full) {
+		return cmdResult{}, fmt.Errorf("%w: the ratios must keep nearfull (%.3g) <= backfillfull (%.3g) <= full (%.3g); change the others first",
+			ErrInvalid, next.NearFull, next.BackfillFull, next.Full)
+	}
+	m.Ratios = next
+	return cmdResult{msg: fmt.Sprintf("%s = %.4g", name, r)}, nil
 }

@@ -1,6 +1,7 @@
 package mon
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -21,11 +22,51 @@ type detector struct {
 
 	beacons map[int32]time.Time
 	reports map[int32]map[int32]time.Time // target -> reporter -> last report
+	// why says, for each OSD the last check marked down, why.
+	why map[int32]string
+	// space is each OSD's file system as its last beacon reported it.
+	space map[int32]fsSpace
+}
+
+// fsSpace is an OSD file system's size and free bytes.
+type fsSpace struct{ total, avail uint64 }
+
+// reportSpace records the file system an OSD's beacon reported.
+func (d *detector) reportSpace(id int32, total, avail uint64) {
+	if total == 0 {
+		return
+	}
+	d.space[id] = fsSpace{total, min(avail, total)}
+}
+
+// fullness returns the OSDs whose fullness, judged from their last
+// reports against m's ratios, differs from what m records. Only up
+// OSDs are judged; a down one keeps its last state until it reports.
+func (d *detector) fullness(m *clustermap.Map) map[int32]clustermap.Fullness {
+	var out map[int32]clustermap.Fullness
+	for id, sp := range d.space {
+		o, ok := m.OSDs[id]
+		if !ok {
+			delete(d.space, id)
+			continue
+		}
+		if !o.Up {
+			continue
+		}
+		if f := m.Ratios.Judge(sp.total-sp.avail, sp.total); f != o.Fullness {
+			if out == nil {
+				out = map[int32]clustermap.Fullness{}
+			}
+			out[id] = f
+		}
+	}
+	return out
 }
 
 func newDetector(grace, downOut time.Duration, minReporters int) *detector {
 	return &detector{grace: grace, downOut: downOut, minReporters: minReporters,
-		beacons: map[int32]time.Time{}, reports: map[int32]map[int32]time.Time{}}
+		beacons: map[int32]time.Time{}, reports: map[int32]map[int32]time.Time{}, why: map[int32]string{},
+		space: map[int32]fsSpace{}}
 }
 
 // beacon records that OSD id was alive at now (a beacon or a boot).
@@ -70,6 +111,7 @@ func (d *detector) report(target, reporter int32, failed bool, now time.Time) {
 // or downOut is negative). OSDs the detector has never heard of get the
 // benefit of the doubt: they count as heard from now.
 func (d *detector) check(m *clustermap.Map, now time.Time) (down, out []int32) {
+	clear(d.why)
 	for id, o := range m.OSDs {
 		if !o.Up {
 			delete(d.beacons, id)
@@ -90,18 +132,21 @@ func (d *detector) check(m *clustermap.Map, now time.Time) (down, out []int32) {
 		}
 		if now.Sub(last) > d.grace {
 			down = append(down, id)
+			d.why[id] = fmt.Sprintf("no beacon for %s (the grace is %s)", now.Sub(last).Round(time.Second), d.grace)
 			continue
 		}
-		live := 0
+		var live []int32
 		for r, at := range d.reports[id] {
 			if now.Sub(at) > d.grace || !m.IsUp(r) {
 				delete(d.reports[id], r)
 				continue
 			}
-			live++
+			live = append(live, r)
 		}
-		if live >= d.minReporters {
+		if len(live) >= d.minReporters {
 			down = append(down, id)
+			slices.Sort(live)
+			d.why[id] = "its peers cannot reach it (reported by " + clustermap.FormatOSDs(live) + ")"
 		}
 	}
 	// Forget OSDs that no longer exist.

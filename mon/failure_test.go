@@ -65,7 +65,7 @@ func TestDetector(t *testing.T) {
 			for _, e := range tc.events {
 				now := at(e.at)
 				if len(e.setDown) > 0 {
-					markDown(m, e.setDown, now)
+					markDown(m, e.setDown, now, "test", nil)
 				}
 				m.Flags = e.flags
 				if err := m.Finalize(); err != nil {

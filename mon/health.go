@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/loligo/loligo/clustermap"
 	pb "github.com/loligo/loligo/proto/loligopb"
@@ -60,7 +61,8 @@ func computeHealth(m *clustermap.Map, mons []monState, dump *pb.PGDumpReply) (st
 			monsDown)
 	}
 
-	var osdsDown []string
+	var osdsDown, downIDs []string
+	var full [4][]string            // by fullness: the OSDs past each ratio
 	hostOSDs := map[string][2]int{} // host -> [osds, down]
 	for _, id := range m.OSDIDs() {
 		o := m.OSDs[id]
@@ -69,16 +71,43 @@ func computeHealth(m *clustermap.Map, mons []monState, dump *pb.PGDumpReply) (st
 		h[0]++
 		if !o.Up && o.In() {
 			h[1]++
-			osdsDown = append(osdsDown, fmt.Sprintf("osd.%d (host %s) is down", id, host))
+			line := fmt.Sprintf("osd.%d (host %s) is down", id, host)
+			if !o.DownStamp.IsZero() {
+				line += " since " + o.DownStamp.UTC().Format(time.RFC3339)
+			}
+			if o.DownReason != "" {
+				line += ": " + o.DownReason
+			}
+			osdsDown = append(osdsDown, line)
+			downIDs = append(downIDs, fmt.Sprint(id))
 		} else if !o.Up {
 			h[1]++
 		}
 		hostOSDs[host] = h
+		if o.Fullness > clustermap.FullnessOK && o.In() {
+			full[o.Fullness] = append(full[o.Fullness], fmt.Sprintf("osd.%d (host %s) is %s", id, host, o.Fullness))
+		}
 	}
 	if len(osdsDown) > 0 {
-		add("OSD_DOWN", HealthWarn, fmt.Sprintf("%d osds down", len(osdsDown)),
-			"start the OSD again (loligo osd --id N) or check its disk; if it is gone for good, 'radosctl osd out N' and later 'radosctl osd rm N'",
-			osdsDown)
+		hint := fmt.Sprintf("start each OSD again on its host (loligo osd --id %s --data DIR) or check its disk; if one is gone for good, 'radosctl osd out ID' and later 'radosctl osd rm ID'",
+			strings.Join(downIDs, "|"))
+		add("OSD_DOWN", HealthWarn, fmt.Sprintf("%d osds down", len(osdsDown)), hint, osdsDown)
+	}
+	r := m.Ratios.Effective()
+	if n := full[clustermap.FullnessFull]; len(n) > 0 {
+		add("OSD_FULL", HealthErr, fmt.Sprintf("%d full osd(s)", len(n)),
+			fmt.Sprintf("their PGs refuse writes that add data (deletes still work): delete objects, add OSDs, or raise the ratio for a while ('radosctl osd set-full-ratio %.2f', now %.2f)", min(r.Full+0.02, 0.99), r.Full),
+			n)
+	}
+	if n := full[clustermap.FullnessBackfill]; len(n) > 0 {
+		add("OSD_BACKFILLFULL", HealthWarn, fmt.Sprintf("%d backfillfull osd(s)", len(n)),
+			fmt.Sprintf("past the backfillfull ratio %.2f no data is moved to them: free space or add OSDs before they fill up", r.BackfillFull),
+			n)
+	}
+	if n := full[clustermap.FullnessNear]; len(n) > 0 {
+		add("OSD_NEARFULL", HealthWarn, fmt.Sprintf("%d nearfull osd(s)", len(n)),
+			fmt.Sprintf("past the nearfull ratio %.2f: add OSDs or free space; at %.2f they stop taking writes", r.NearFull, r.Full),
+			n)
 	}
 	var hostsDown []string
 	for _, host := range slices.Sorted(maps.Keys(hostOSDs)) {
@@ -96,7 +125,7 @@ func computeHealth(m *clustermap.Map, mons []monState, dump *pb.PGDumpReply) (st
 			"unset each flag with 'radosctl osd unset FLAG' when the maintenance it was set for is over", nil)
 	}
 
-	var noRed, tooFew []string
+	var noRed, tooFew, poolsFull []string
 	var inactive, undersized []string
 	nInactive := 0
 	// PGs the map alone shows undersized: PG_DEGRADED counts them with
@@ -116,17 +145,23 @@ func computeHealth(m *clustermap.Map, mons []monState, dump *pb.PGDumpReply) (st
 		if int(p.Size) > live {
 			tooFew = append(tooFew, fmt.Sprintf("pool '%s' has size %d but only %d OSDs are up and in", p.Name, p.Size, live))
 		}
-		pi, pu := 0, 0
+		pi, pu, pf := 0, 0, 0
 		for s := uint32(0); s < p.PGNum; s++ {
 			pl, err := m.Place(clustermap.PGID{Pool: id, Seed: s})
 			if err != nil {
 				continue
 			}
-			n := 0
+			n, isFull := 0, false
 			for _, o := range pl.Acting {
 				if o != clustermap.NoOSD && m.IsUp(o) {
 					n++
 				}
+				if st, ok := m.OSDs[o]; ok && st.Fullness == clustermap.FullnessFull {
+					isFull = true
+				}
+			}
+			if isFull {
+				pf++
 			}
 			switch {
 			case n < int(p.MinSize):
@@ -135,6 +170,9 @@ func computeHealth(m *clustermap.Map, mons []monState, dump *pb.PGDumpReply) (st
 				pu++
 				mapUndersized[pl.PG] = true
 			}
+		}
+		if pf > 0 {
+			poolsFull = append(poolsFull, fmt.Sprintf("pool '%s': %d of %d pgs are on a full OSD and refuse writes", p.Name, pf, p.PGNum))
 		}
 		if pi > 0 {
 			inactive = append(inactive, fmt.Sprintf("pool '%s': %d of %d pgs have fewer than min_size (%d) OSDs up", p.Name, pi, p.PGNum, p.MinSize))
@@ -148,6 +186,10 @@ func computeHealth(m *clustermap.Map, mons []monState, dump *pb.PGDumpReply) (st
 		add("PG_AVAILABILITY", HealthErr, fmt.Sprintf("%d pgs have fewer than min_size OSDs up", nInactive),
 			"bring the down OSDs back up, or add OSDs on enough hosts for CRUSH to place min_size copies; these PGs refuse reads and writes",
 			inactive)
+	}
+	if len(poolsFull) > 0 {
+		add("POOL_FULL", HealthWarn, fmt.Sprintf("%d pool(s) full", len(poolsFull)),
+			"writes to these pools fail with 'no space' while deletes go through: delete objects or add OSDs (see OSD_FULL)", poolsFull)
 	}
 	pgChecks(m, dump.GetPgs(), mapUndersized, undersized, add)
 	if len(noRed) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -43,6 +44,8 @@ type osdEvent struct {
 	id, reporter int32
 	report       bool // false: a beacon from id
 	failed       bool
+	// A beacon's file system figures (0: none).
+	fsTotal, fsAvail uint64
 }
 
 // leading is a running leadership: handlers put proposals and events in
@@ -155,16 +158,37 @@ func (mo *Mon) lead(ctx context.Context, sess *concurrency.Session) error {
 				det.report(ev.id, ev.reporter, ev.failed, now)
 			default:
 				det.beacon(ev.id, now)
+				det.reportSpace(ev.id, ev.fsTotal, ev.fsAvail)
 			}
 			continue
 		case <-tick.C():
 			down, out := det.check(cur, mo.clk.Now())
+			if full := det.fullness(cur); len(full) > 0 {
+				for id, f := range full {
+					mo.log.Warn("an OSD's fullness changed", "osd", id, "from", cur.OSDs[id].Fullness.String(), "to", f.String())
+				}
+				batch = append(batch, &proposal{fn: func(m *clustermap.Map, _ uint64, _ time.Time) (cmdResult, error) {
+					for id, f := range full {
+						if o, ok := m.OSDs[id]; ok {
+							o.Fullness = f
+						}
+					}
+					return cmdResult{msg: "fullness changed"}, nil
+				}})
+			}
 			if len(down) == 0 && len(out) == 0 {
-				continue
+				if len(batch) == 0 {
+					continue
+				}
+				break
 			}
 			mo.log.Info("failure detector", "down", down, "out", out)
+			why := maps.Clone(det.why)
+			for _, id := range down {
+				mo.log.Warn("marking an OSD down", "osd", id, "why", why[id])
+			}
 			batch = append(batch, &proposal{fn: func(m *clustermap.Map, _ uint64, now time.Time) (cmdResult, error) {
-				markDown(m, down, now)
+				markDown(m, down, now, "", why)
 				markAutoOut(m, out)
 				return cmdResult{msg: fmt.Sprintf("marked down %v, out %v", down, out)}, nil
 			}})

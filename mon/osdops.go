@@ -65,42 +65,65 @@ func createOSD(m *clustermap.Map, req *pb.OSDCreateRequest) (id int32, created b
 // bootOSD marks an OSD up at addr in epoch. A first boot marks it in
 // (unless noin is set), and so does a boot after the monitor marked it
 // out for being down too long.
-func bootOSD(m *clustermap.Map, req *pb.OSDBootRequest, epoch uint64) error {
+//
+// An OSD the map shows up already is a restart when the boot comes from
+// another incarnation or address: bootOSD then only marks the old
+// instance down (restarted is true) and the caller boots it again in the
+// next epoch. As Ceph does, the restart so becomes two intervals, and
+// every PG of the OSD peers again: a copy that lost writes with its
+// process (an unsynced tail, a disk that lied about a sync) is found and
+// recovered by comparing logs.
+func bootOSD(m *clustermap.Map, req *pb.OSDBootRequest, epoch uint64, now time.Time) (restarted bool, err error) {
 	o, ok := m.OSDs[req.GetId()]
 	if !ok {
-		return fmt.Errorf("%w: osd.%d does not exist; create it first", ErrNotFound, req.GetId())
+		return false, fmt.Errorf("%w: osd.%d does not exist; create it first", ErrNotFound, req.GetId())
 	}
 	if req.GetUuid() != o.UUID {
-		return fmt.Errorf("%w: osd.%d has uuid %s, not %s: is this the right data directory?",
+		return false, fmt.Errorf("%w: osd.%d has uuid %s, not %s: is this the right data directory?",
 			ErrDenied, o.ID, o.UUID, req.GetUuid())
 	}
 	if err := checkHostPort(req.GetAddr()); err != nil {
-		return err
+		return false, err
+	}
+	if o.Up {
+		if o.Addr == req.GetAddr() && o.Incarnation == req.GetIncarnation() {
+			return false, nil
+		}
+		o.Up = false
+		o.DownStamp = now
+		o.DownReason = "restarted: a new instance booted while the map showed the old one up"
+		return true, nil
 	}
 	if m.Flags&clustermap.FlagNoUp != 0 {
-		return fmt.Errorf("%w: the noup flag is set; osd.%d stays down until 'radosctl osd unset noup'", ErrBusy, o.ID)
-	}
-	if o.Up && o.Addr == req.GetAddr() {
-		return nil
+		return false, fmt.Errorf("%w: the noup flag is set; osd.%d stays down until 'radosctl osd unset noup'", ErrBusy, o.ID)
 	}
 	firstBoot := o.UpFrom == 0
 	o.Up = true
 	o.Addr = req.GetAddr()
 	o.UpFrom = epoch
+	o.UpStamp = now
+	o.Incarnation = req.GetIncarnation()
+	// DownReason stays: it says why the OSD was last down (status shows
+	// recent restarts with it).
 	if (firstBoot && m.Flags&clustermap.FlagNoIn == 0) || (o.AutoOut && o.Weight == 0) {
 		o.Weight = crush.WeightOne
 		o.AutoOut = false
 	}
-	return nil
+	return false, nil
 }
 
-// markDown marks up OSDs down at now; it reports whether any changed.
-func markDown(m *clustermap.Map, ids []int32, now time.Time) bool {
+// markDown marks up OSDs down at now, recording why (why[id], or
+// reason when why has none); it reports whether any changed.
+func markDown(m *clustermap.Map, ids []int32, now time.Time, reason string, why map[int32]string) bool {
 	changed := false
 	for _, id := range ids {
 		if o, ok := m.OSDs[id]; ok && o.Up {
 			o.Up = false
 			o.DownStamp = now
+			o.DownReason = reason
+			if w := why[id]; w != "" {
+				o.DownReason = w
+			}
 			changed = true
 		}
 	}

@@ -37,6 +37,7 @@ func pgChecks(m *clustermap.Map, dump []*pb.PGStatEntry, mapUndersized map[clust
 	add func(code, sev, summary, hint string, detail []string)) {
 	var (
 		inactive, stale, degraded, unfound, scrub, inconsistent []string
+		scrubFailed                                             []string
 		kinds                                                   = map[string]int{}
 		objects, copies, degradedObjs, unfoundObjs, scrubErrs   uint64
 		nDegraded                                               int
@@ -94,6 +95,9 @@ func pgChecks(m *clustermap.Map, dump []*pb.PGStatEntry, mapUndersized map[clust
 		if stateHas(state, "inconsistent") {
 			inconsistent = append(inconsistent, where)
 		}
+		if f := e.GetScrubFailed(); f != "" {
+			scrubFailed = append(scrubFailed, fmt.Sprintf("pg %s: %s", pg, f))
+		}
 	}
 
 	if len(inactive) > 0 {
@@ -136,6 +140,11 @@ func pgChecks(m *clustermap.Map, dump []*pb.PGStatEntry, mapUndersized map[clust
 		add("SCRUB_ERRORS", HealthErr, fmt.Sprintf("%d scrub errors", scrubErrs),
 			"scrub found copies that differ; see PG_INCONSISTENT for the PGs, then 'radosctl pg repair PGID'",
 			scrub)
+	}
+	if len(scrubFailed) > 0 {
+		add("PG_SCRUB_FAILED", HealthWarn, pgs(len(scrubFailed))+" could not finish their last scrub",
+			"these PGs' copies were not all compared, so damage may go unseen: the lines say what failed (an OSD that cannot read its store is marked down and its data rebuilt elsewhere); scrub again with 'radosctl pg deep-scrub PGID --wait' once it is fixed",
+			scrubFailed)
 	}
 	if len(inconsistent) > 0 {
 		add("PG_INCONSISTENT", HealthErr, "Possible data damage: "+pgs(len(inconsistent))+" inconsistent",

@@ -147,3 +147,86 @@ func TestPGHealthDetailBound(t *testing.T) {
 		t.Fatalf("checks %v", checks)
 	}
 }
+
+// TestHealthFullAndDown: fullness gives OSD_NEARFULL, OSD_BACKFILLFULL,
+// OSD_FULL and POOL_FULL; a down OSD's line says since when and why,
+// and the hint names its id (no placeholder left in).
+func TestHealthFullAndDown(t *testing.T) {
+	m := placedMap(t, 4, 8, 3)
+	m.OSDs[0].Fullness = clustermap.FullnessNear
+	m.OSDs[1].Fullness = clustermap.FullnessBackfill
+	m.OSDs[2].Fullness = clustermap.FullnessFull
+	m.OSDs[3].Up, m.OSDs[3].DownStamp, m.OSDs[3].DownReason = false, time.Unix(1700000000, 0), "its disk is full"
+	if err := m.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	overall, checks := computeHealth(m, []monState{{name: "a", alive: true}}, nil)
+	byCode := map[string]*pb.HealthCheck{}
+	for _, c := range checks {
+		byCode[c.GetCode()] = c
+	}
+	if overall != HealthErr {
+		t.Fatalf("overall %s", overall)
+	}
+	for code, want := range map[string]string{
+		"OSD_FULL":         "osd.2 (host h2) is full",
+		"OSD_BACKFILLFULL": "osd.1 (host h1) is backfillfull",
+		"OSD_NEARFULL":     "osd.0 (host h0) is nearfull",
+		"OSD_DOWN":         "osd.3 (host h3) is down since 2023-11-14T22:13:20Z: its disk is full",
+	} {
+		c := byCode[code]
+		if c == nil || len(c.Detail) == 0 || c.Detail[0] != want {
+			t.Errorf("%s: %v, want detail %q", code, c, want)
+		}
+	}
+	if c := byCode["OSD_FULL"]; c == nil || c.Severity != HealthErr {
+		t.Errorf("OSD_FULL %v is not an error", c)
+	}
+	if c := byCode["OSD_DOWN"]; c == nil || !strings.Contains(c.Hint, "--id 3 ") || strings.Contains(c.Hint, "--id N") {
+		t.Errorf("OSD_DOWN hint %q does not name the OSD", c.GetHint())
+	}
+	if c := byCode["POOL_FULL"]; c == nil || !strings.Contains(c.Detail[0], "pool 'data'") {
+		t.Errorf("POOL_FULL %v", c)
+	}
+}
+
+// TestStaleStateFromMap: a stale report of active+clean from a primary
+// the map shows down, for a PG the map shows short of copies, is shown
+// undersized and degraded, not clean (it stood beside "N pgs
+// undersized" before).
+func TestStaleStateFromMap(t *testing.T) {
+	m := placedMap(t, 3, 4, 3)
+	pl := mustPlace(t, m, 1, 1)
+	m.OSDs[pl.ActingPrimary].Up = false
+	if err := m.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	r := &pgReport{osd: pl.ActingPrimary, stats: &pb.PGStatsRequest{Pgs: []*pb.PGStatEntry{
+		{Pool: 1, Seed: 1, State: "active+clean", Reporter: pl.ActingPrimary, ReportedNs: 1}}}}
+	dump, err := buildDump(m, []*pgReport{r}, 0, time.Unix(2, 0), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := dump[1].GetState(); got != "stale+active+undersized+degraded" {
+		t.Fatalf("state %q", got)
+	}
+	if got := staleState("active+clean", m, mustPlace(t, m, 1, 1), 2); got != "active+clean" {
+		t.Fatalf("a PG with size copies up keeps its state, got %q", got)
+	}
+}
+
+// TestScrubFailedHealth: a PG whose last scrub did not finish shows in
+// PG_SCRUB_FAILED with why.
+func TestScrubFailedHealth(t *testing.T) {
+	m := placedMap(t, 3, 4, 3)
+	var es []*pb.PGStatEntry
+	for seed := range uint32(4) {
+		es = append(es, &pb.PGStatEntry{Pool: 1, Seed: seed, State: "active+clean"})
+	}
+	es[3].ScrubFailed = "deep-scrub did not finish: listing osd.1: CORRUPT"
+	overall, checks := computeHealth(m, []monState{{name: "a", alive: true}}, &pb.PGDumpReply{Pgs: es})
+	if overall != HealthWarn || len(checks) != 1 || checks[0].GetCode() != "PG_SCRUB_FAILED" ||
+		checks[0].GetDetail()[0] != "pg 1.3: deep-scrub did not finish: listing osd.1: CORRUPT" {
+		t.Fatalf("%s %v", overall, checks)
+	}
+}

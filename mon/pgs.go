@@ -292,7 +292,7 @@ func buildDump(m *clustermap.Map, reports []*pgReport, pool int64, now time.Time
 			} else {
 				e = proto.Clone(e).(*pb.PGStatEntry)
 				if reportStale(m, e.GetReporter(), e.GetReportedNs(), now, staleAfter) {
-					e.State = statePrefixStale + e.GetState()
+					e.State = statePrefixStale + staleState(e.GetState(), m, pl, m.Pools[id].Size)
 				}
 			}
 			e.Up, e.Acting, e.Primary = slices.Clone(pl.Up), slices.Clone(pl.Acting), pl.ActingPrimary
@@ -300,6 +300,30 @@ func buildDump(m *clustermap.Map, reports []*pgReport, pool int64, now time.Time
 		}
 	}
 	return out, nil
+}
+
+// staleState is a stale report's state corrected by what the map shows
+// now: a report of "active+clean" from an OSD that went down cannot stand
+// beside health's count of undersized PGs when the map shows the PG's
+// acting set short of up members. The PG is then not clean but
+// undersized and degraded (Ceph's words for it).
+func staleState(state string, m *clustermap.Map, pl clustermap.Placement, size uint32) string {
+	up := 0
+	for _, o := range pl.Acting {
+		if o != clustermap.NoOSD && m.IsUp(o) {
+			up++
+		}
+	}
+	if up >= int(size) {
+		return state
+	}
+	parts := slices.DeleteFunc(strings.Split(state, "+"), func(p string) bool { return p == "clean" })
+	for _, add := range []string{"undersized", "degraded"} {
+		if !slices.Contains(parts, add) {
+			parts = append(parts, add)
+		}
+	}
+	return strings.Join(parts, "+")
 }
 
 // pickEntry chooses among the reports of one PG (in reporter order): the

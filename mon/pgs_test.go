@@ -28,7 +28,7 @@ func placedMap(t *testing.T, n int, pgs, size uint32) *clustermap.Map {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := bootOSD(m, &pb.OSDBootRequest{Id: id, Uuid: fmt.Sprintf("u%d", i), Addr: fmt.Sprintf("127.0.0.1:%d", 6800+i)}, 2); err != nil {
+		if _, err := bootOSD(m, &pb.OSDBootRequest{Id: id, Uuid: fmt.Sprintf("u%d", i), Addr: fmt.Sprintf("127.0.0.1:%d", 6800+i)}, 2, time.Unix(0, 0)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -207,20 +207,43 @@ func (s *service) OSDBoot(ctx context.Context, req *pb.OSDBootRequest) (*pb.OSDB
 		return nil, grpcError(err)
 	}
 	rep, err := toLeader(ctx, s.mo, e, fwd, func(l *leading) (*pb.OSDBootReply, error) {
-		r := l.propose(ctx, &proposal{fn: func(m *clustermap.Map, epoch uint64, _ time.Time) (cmdResult, error) {
-			return cmdResult{msg: fmt.Sprintf("osd.%d boot", req.GetId())}, bootOSD(m, req, epoch)
-		}, onCommit: func(det *detector, now time.Time) { det.booted(req.GetId(), now) }})
-		if r.err != nil {
-			return nil, r.err
-		}
-		epoch := r.epoch
-		if epoch == 0 { // already up at this address
-			cur, _, _ := s.mo.view.latest()
-			if cur != nil {
-				epoch = cur.Epoch
+		// A restart takes two epochs: the old instance down, then the new
+		// one up (bootOSD); a third round would mean another instance
+		// booted meanwhile, and is the caller's to retry.
+		var restartedIn uint64
+		for round := 0; round < 2; round++ {
+			var restarted bool
+			r := l.propose(ctx, &proposal{fn: func(m *clustermap.Map, epoch uint64, now time.Time) (cmdResult, error) {
+				var err error
+				restarted, err = bootOSD(m, req, epoch, now)
+				return cmdResult{msg: fmt.Sprintf("osd.%d boot", req.GetId())}, err
+			}, onCommit: func(det *detector, now time.Time) {
+				if !restarted {
+					det.booted(req.GetId(), now)
+				}
+			}})
+			if r.err != nil {
+				return nil, r.err
 			}
+			if restarted {
+				restartedIn = r.epoch
+				continue
+			}
+			epoch := r.epoch
+			if epoch == 0 { // already up at this address
+				cur, _, _ := s.mo.view.latest()
+				if cur != nil {
+					epoch = cur.Epoch
+				}
+			} else if restartedIn != 0 {
+				s.mo.log.Warn("an OSD restarted before it was marked down: old instance marked down, new one up",
+					"osd", req.GetId(), "addr", req.GetAddr(), "down_epoch", restartedIn, "up_epoch", epoch)
+			} else {
+				s.mo.log.Info("osd booted", "osd", req.GetId(), "addr", req.GetAddr(), "epoch", epoch)
+			}
+			return &pb.OSDBootReply{Epoch: epoch}, nil
 		}
-		return &pb.OSDBootReply{Epoch: epoch}, nil
+		return nil, fmt.Errorf("%w: osd.%d restarted again while it was booting; retry", ErrBusy, req.GetId())
 	}, func(c pb.MonClient, ctx context.Context) (*pb.OSDBootReply, error) { return c.OSDBoot(ctx, req) })
 	if err == nil {
 		s.mo.view.waitFor(ctx, rep.GetEpoch())
@@ -237,7 +260,7 @@ func (s *service) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Beacon
 		return nil, grpcError(err)
 	}
 	rep, err := toLeader(ctx, s.mo, e, fwd, func(l *leading) (*pb.BeaconReply, error) {
-		l.event(osdEvent{id: req.GetId()})
+		l.event(osdEvent{id: req.GetId(), fsTotal: req.GetFsTotal(), fsAvail: req.GetFsAvail()})
 		var epoch uint64
 		if cur, _, _ := s.mo.view.latest(); cur != nil {
 			epoch = cur.Epoch
@@ -284,8 +307,19 @@ func (s *service) OSDShutdown(ctx context.Context, req *pb.OSDShutdownRequest) (
 			if o.UUID != req.GetUuid() {
 				return cmdResult{}, fmt.Errorf("%w: osd.%d has uuid %s, not %s", ErrDenied, o.ID, o.UUID, req.GetUuid())
 			}
-			markDown(m, []int32{o.ID}, now)
-			return cmdResult{msg: fmt.Sprintf("osd.%d marked itself down", o.ID)}, nil
+			if inc := req.GetIncarnation(); inc != 0 && o.Up && o.Incarnation != inc {
+				// A newer instance is up already: this one's goodbye is late.
+				return cmdResult{msg: fmt.Sprintf("osd.%d: a newer instance is up", o.ID)}, nil
+			}
+			reason := req.GetReason()
+			if reason == "" {
+				reason = "stopped cleanly"
+			}
+			if !o.Up && req.GetReason() != "" && o.DownReason != reason {
+				o.DownReason = reason // it failed while down, or says why now
+			}
+			markDown(m, []int32{o.ID}, now, reason, nil)
+			return cmdResult{msg: fmt.Sprintf("osd.%d marked itself down: %s", o.ID, reason)}, nil
 		}})
 		if r.err != nil {
 			return nil, r.err
