@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/loligo/loligo/clustermap"
 	"github.com/loligo/loligo/internal/clock"
 	"github.com/loligo/loligo/osd/store"
 )
@@ -67,6 +68,12 @@ type Config struct {
 	// StatsInterval is how often the OSD reports its PGs to the monitor
 	// (default 2s; a state change reports sooner).
 	StatsInterval time.Duration
+	// SpaceRetry is how often an OSD whose disk filled up looks for freed
+	// space (default 5s); RestartBelow is the share of the file system
+	// in use it waits to fall below (default 0.95, the default full
+	// ratio) before it starts again (see Serve).
+	SpaceRetry   time.Duration
+	RestartBelow float64
 	// PeerDialOptions are added to every connection to another OSD
 	// (tests inject faults with an interceptor; nil: none).
 	PeerDialOptions []grpc.DialOption
@@ -80,6 +87,12 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:0"
+	}
+	if c.SpaceRetry == 0 {
+		c.SpaceRetry = noSpaceRetry
+	}
+	if c.RestartBelow == 0 {
+		c.RestartBelow = clustermap.DefaultFullRatio
 	}
 	if c.HeartbeatInterval == 0 {
 		c.HeartbeatInterval = time.Second

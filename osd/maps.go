@@ -150,13 +150,43 @@ func (o *OSD) setMap(m *clustermap.Map) {
 	close(o.mapWake)
 	o.mapWake = make(chan struct{})
 	o.mapMu.Unlock()
-	if st, ok := m.OSDs[o.cfg.ID]; ok && st.Up && st.Addr == o.Addr() {
+	if o.upIn(m) {
 		select {
 		case <-o.booted:
 		default:
 			close(o.booted)
 		}
 	}
+}
+
+// upIn reports whether m shows this very process up: its address and
+// its incarnation. A map that shows an earlier incarnation up (the map
+// has not seen the restart yet) does not count.
+func (o *OSD) upIn(m *clustermap.Map) bool {
+	st, ok := m.OSDs[o.cfg.ID]
+	return ok && st.Up && st.Addr == o.Addr() && st.Incarnation == o.incarnation
+}
+
+// isBooted reports whether a map has shown this process up. Until then
+// it takes no client op and no peer call that reads or changes PG data:
+// the map may still show an earlier incarnation up, in an interval whose
+// writes this process's store may not hold (a lost tail).
+func (o *OSD) isBooted() bool {
+	select {
+	case <-o.booted:
+		return true
+	default:
+		return false
+	}
+}
+
+func (o *OSD) notBootedMsg() string {
+	return fmt.Sprintf("osd.%d is starting: the map does not show this instance up yet", o.cfg.ID)
+}
+
+// bootRequest is this process's boot message.
+func (o *OSD) bootRequest() *pb.OSDBootRequest {
+	return &pb.OSDBootRequest{Id: o.cfg.ID, Uuid: o.cfg.UUID, Addr: o.Addr(), Incarnation: o.incarnation}
 }
 
 // beacon tells the monitor (once per BeaconInterval) that the OSD lives
@@ -168,19 +198,20 @@ func (o *OSD) beacon(ctx context.Context) {
 		epoch = m.Epoch
 	}
 	rep, err := monCall(ctx, o, func(ctx context.Context, c pb.MonClient) (*pb.BeaconReply, error) {
-		return c.Beacon(ctx, &pb.BeaconRequest{Id: o.cfg.ID, Epoch: epoch})
+		return c.Beacon(ctx, &pb.BeaconRequest{Id: o.cfg.ID, Epoch: epoch, Incarnation: o.incarnation,
+			FsTotal: o.fsTotal.Load(), FsAvail: o.fsAvail.Load()})
 	})
 	if err != nil {
 		o.log.Debug("beacon failed", "err", err)
 		return
 	}
 	if m := o.Map(); m != nil {
-		if st, ok := m.OSDs[o.cfg.ID]; ok && !st.Up && rep.GetEpoch() <= m.Epoch {
+		if _, ok := m.OSDs[o.cfg.ID]; ok && !o.upIn(m) && rep.GetEpoch() <= m.Epoch {
 			// Marked down while alive (a partition, a slow beacon):
 			// boot again, as Ceph's OSDs do.
 			o.log.Warn("the map says this OSD is down; booting again", "epoch", m.Epoch)
 			if _, err := monCall(ctx, o, func(ctx context.Context, c pb.MonClient) (*pb.OSDBootReply, error) {
-				return c.OSDBoot(ctx, &pb.OSDBootRequest{Id: o.cfg.ID, Uuid: o.cfg.UUID, Addr: o.Addr()})
+				return c.OSDBoot(ctx, o.bootRequest())
 			}); err != nil {
 				o.log.Warn("re-boot failed", "err", err)
 			}

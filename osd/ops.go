@@ -52,6 +52,9 @@ func invalidReply(format string, args ...any) *pb.OpReply {
 // OSD is its primary in a map at least as new as the client's. The
 // returned reply, when not nil, tells the client to retry or why not.
 func (o *OSD) primaryPG(ctx context.Context, epoch uint64, pool int64, ps uint32, oid string) (*pg, *clustermap.Map, *pb.OpReply) {
+	if !o.isBooted() {
+		return nil, nil, retryReply(epoch, "%s", o.notBootedMsg())
+	}
 	m := o.mapAtLeast(ctx, epoch)
 	if m == nil || m.Epoch < epoch {
 		var have uint64
@@ -114,7 +117,20 @@ func (p *pg) waitActive(ctx context.Context, m *clustermap.Map) *pb.OpReply {
 }
 
 func (s *service) Op(ctx context.Context, req *pb.OpRequest) (*pb.OpReply, error) {
-	return s.o.op(ctx, req), nil
+	rep := s.o.op(ctx, req)
+	if rep.GetResult() == pb.Result_IO_ERROR {
+		if cause := s.o.store.FailCause(); cause != nil {
+			// The OSD is going down (Run saw the failure): the client
+			// waits for the map that says so and resends to the next
+			// primary.
+			var epoch uint64
+			if m := s.o.Map(); m != nil {
+				epoch = m.Epoch + 1
+			}
+			return retryReply(epoch, "osd.%d's store failed (%v); it is marking itself down: retry on the next primary", s.o.cfg.ID, cause), nil
+		}
+	}
+	return rep, nil
 }
 
 func (o *OSD) op(ctx context.Context, req *pb.OpRequest) *pb.OpReply {
@@ -137,6 +153,11 @@ func (o *OSD) op(ctx context.Context, req *pb.OpRequest) *pb.OpReply {
 	}
 	if rep := p.waitActive(ctx, m); rep != nil {
 		return rep
+	}
+	if write && addsData(req.GetSteps()) {
+		if rep := o.fullReply(p, m); rep != nil {
+			return rep
+		}
 	}
 	unlock := p.lockObject(req.GetOid())
 	defer unlock()

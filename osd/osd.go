@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"path/filepath"
 	"runtime/debug"
@@ -47,6 +48,9 @@ type OSD struct {
 	curMap  *clustermap.Map
 	mapWake chan struct{}
 	booted  chan struct{} // closed once the map shows this OSD up at its address
+	// incarnation is drawn at random when the OSD starts: the monitor
+	// tells a restart from a repeated boot by it.
+	incarnation uint64
 
 	pgMu sync.Mutex
 	pgs  map[store.PGID]*pg
@@ -66,6 +70,10 @@ type OSD struct {
 	tun   tunables
 	// statsKick asks the reporter for an early report.
 	statsKick chan struct{}
+	// The file system under the store, as spaceTick last measured it,
+	// and whether it is past the failsafe ratio.
+	fsTotal, fsAvail atomic.Uint64
+	fullLocal        atomic.Bool
 
 	ctx    context.Context // canceled at shutdown; background work uses it
 	cancel context.CancelFunc
@@ -97,6 +105,9 @@ func New(cfg Config) (*OSD, error) {
 	if cfg.DataDir == "" || cfg.FSID == "" || cfg.UUID == "" || len(cfg.MonHosts) == 0 {
 		return nil, fmt.Errorf("%w: an OSD needs a data directory, the fsid, its uuid and the monitors", ErrConfig)
 	}
+	if err := checkMarker(cfg); err != nil {
+		return nil, err
+	}
 	srvTLS, err := pki.ServerConfig(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
@@ -120,7 +131,7 @@ func New(cfg Config) (*OSD, error) {
 	}
 	o := &OSD{
 		cfg: cfg, log: cfg.Logger.With("osd", cfg.ID), store: st, lis: lis, peerTLS: cliTLS,
-		mapWake: make(chan struct{}), booted: make(chan struct{}),
+		mapWake: make(chan struct{}), booted: make(chan struct{}), incarnation: newIncarnation(),
 		pgs: map[store.PGID]*pg{}, peers: map[string]*peerConn{},
 		throttle:  newThrottle(cfg.Clock, cfg.RecoveryMaxActive, cfg.RecoveryMaxBytes),
 		statsKick: make(chan struct{}, 1),
@@ -165,10 +176,12 @@ func (o *OSD) Run(ctx context.Context) error {
 		serveErr <- o.srv.Serve(o.lis)
 	}()
 	o.goBackground(o.subscribeLoop)
+	o.spaceTick(ctx)
 	if err := o.boot(ctx); err != nil {
-		o.shutdown(false)
+		o.shutdown(false, "")
 		return err
 	}
+	o.goEvery(time.Second, o.spaceTick)
 	o.goEvery(o.cfg.BeaconInterval, o.beacon)
 	o.goEvery(o.cfg.HeartbeatInterval, o.heartbeat)
 	o.goBackground(o.reportStats)
@@ -178,12 +191,17 @@ func (o *OSD) Run(ctx context.Context) error {
 		o.goEvery(o.cfg.TrimInterval, func(context.Context) { debug.FreeOSMemory() })
 	}
 	var err error
+	reason := ""
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
 		err = fmt.Errorf("osd.%d: serving: %w", o.cfg.ID, err)
+		reason = err.Error()
+	case <-o.store.Failed():
+		reason, err = o.storeFailed()
+		err = fmt.Errorf("osd.%d: %w", o.cfg.ID, err)
 	}
-	o.shutdown(true)
+	o.shutdown(true, reason)
 	return err
 }
 
@@ -225,11 +243,11 @@ func (o *OSD) goBackground(f func(ctx context.Context)) {
 
 // shutdown tells the monitor (when booted), stops serving, waits for
 // every goroutine and closes the store.
-func (o *OSD) shutdown(markDown bool) {
+func (o *OSD) shutdown(markDown bool, reason string) {
 	if markDown {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err := monCall(ctx, o, func(ctx context.Context, c pb.MonClient) (*pb.OSDShutdownReply, error) {
-			return c.OSDShutdown(ctx, &pb.OSDShutdownRequest{Id: o.cfg.ID, Uuid: o.cfg.UUID})
+			return c.OSDShutdown(ctx, &pb.OSDShutdownRequest{Id: o.cfg.ID, Uuid: o.cfg.UUID, Reason: reason, Incarnation: o.incarnation})
 		})
 		cancel()
 		if err != nil {
@@ -269,7 +287,7 @@ func (o *OSD) closeConns() {
 func (o *OSD) boot(ctx context.Context) error {
 	for {
 		rep, err := monCall(ctx, o, func(ctx context.Context, c pb.MonClient) (*pb.OSDBootReply, error) {
-			return c.OSDBoot(ctx, &pb.OSDBootRequest{Id: o.cfg.ID, Uuid: o.cfg.UUID, Addr: o.Addr()})
+			return c.OSDBoot(ctx, o.bootRequest())
 		})
 		if err == nil {
 			o.log.Info("booted", "epoch", rep.GetEpoch(), "addr", o.Addr())
@@ -381,4 +399,13 @@ func everyPG(m *clustermap.Map, osds []*OSD, ok func(*pg) bool) bool {
 		}
 	}
 	return true
+}
+
+// newIncarnation draws a random non-zero number.
+func newIncarnation() uint64 {
+	for {
+		if n := rand.Uint64(); n != 0 {
+			return n
+		}
+	}
 }

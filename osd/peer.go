@@ -21,6 +21,9 @@ func (o *OSD) memberPG(ctx context.Context, pool int64, ps uint32, interval, epo
 	if err != nil {
 		return nil, 0, err.Error()
 	}
+	if !o.isBooted() {
+		return nil, epoch, o.notBootedMsg()
+	}
 	m := o.mapAtLeast(ctx, epoch)
 	if m == nil || m.Epoch < epoch {
 		return nil, epoch, fmt.Sprintf("osd.%d has not seen epoch %d yet", o.cfg.ID, epoch)

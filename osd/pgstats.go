@@ -26,7 +26,7 @@ func (p *pg) stat() *pb.PGStatEntry {
 		IntervalEpoch: p.epoch, StateSinceNs: p.since.UnixNano(), BlockedBy: p.blockedBy,
 		RecoveredBytes: p.recoveredBytes, RecoveredObjects: p.recoveredObjects,
 		LastScrubNs: unixNanoOr0(p.scrub.last), LastDeepScrubNs: unixNanoOr0(p.scrub.lastDeep),
-		ScrubErrors: p.scrub.errors,
+		ScrubErrors: p.scrub.errors, ScrubFailed: p.scrub.failed,
 	}
 	for _, inc := range p.scrub.inconsistent {
 		e.Inconsistent = append(e.Inconsistent, &pb.InconsistentObject{Oid: inc.GetOid(), Errors: inc.GetErrors()})

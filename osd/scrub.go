@@ -34,7 +34,10 @@ type scrubState struct {
 	next, nextDeep time.Time
 	errors         uint64
 	inconsistent   []*pb.ScrubInconsistency
-	running, deep  bool
+	// failed says why the last scrub did not finish ("" when it did): a
+	// scrub that did not finish reports nothing as clean.
+	failed        string
+	running, deep bool
 	// requested: 0 none, else what an admin asked for.
 	requested pb.PGCmd
 	// pending is closed when the next scrub to start ends: an admin who
@@ -142,6 +145,10 @@ func (o *OSD) scrubPG(ctx context.Context, p *pg, kind pb.PGCmd) error {
 	shallowIv, deepIv := o.scrubIntervals()
 	p.mu.Lock()
 	p.scrub.running = false
+	p.scrub.failed = ""
+	if err != nil && ctx.Err() == nil {
+		p.scrub.failed = fmt.Sprintf("%s started %s did not finish: %v", cmdName(kind), start.UTC().Format(time.RFC3339), err)
+	}
 	if err == nil {
 		p.scrub.last = start
 		if shallowIv > 0 {
@@ -465,6 +472,10 @@ func (s *service) PGCommand(ctx context.Context, req *pb.PGCommandRequest) (*pb.
 		}
 		p.mu.Lock()
 		defer p.mu.Unlock()
+		if f := p.scrub.failed; f != "" {
+			return &pb.PGCommandReply{Result: pb.Result_IO_ERROR, Message: fmt.Sprintf("pg %s: %s", p.id, f),
+				Inconsistent: p.scrub.inconsistent, ScrubErrors: p.scrub.errors}, nil
+		}
 		return &pb.PGCommandReply{Message: fmt.Sprintf("pg %s: %s done, %d errors", p.id, cmdName(req.GetCmd()), p.scrub.errors),
 			Inconsistent: p.scrub.inconsistent, ScrubErrors: p.scrub.errors}, nil
 	}
@@ -512,6 +523,6 @@ func (o *OSD) queryJSON(p *pg) map[string]any {
 			"objects":  info.GetObjects(), "bytes": info.GetBytes()},
 		"peers":    members,
 		"recovery": map[string]any{"degraded_objects": st.GetDegradedObjects(), "misplaced_objects": st.GetMisplacedObjects(), "recovered_bytes": st.GetRecoveredBytes(), "recovered_objects": st.GetRecoveredObjects()},
-		"scrub":    map[string]any{"last_scrub_ns": st.GetLastScrubNs(), "last_deep_scrub_ns": st.GetLastDeepScrubNs(), "errors": st.GetScrubErrors()},
+		"scrub":    map[string]any{"last_scrub_ns": st.GetLastScrubNs(), "last_deep_scrub_ns": st.GetLastDeepScrubNs(), "errors": st.GetScrubErrors(), "failed": st.GetScrubFailed()},
 	}
 }

@@ -24,6 +24,11 @@ var (
 	ErrCorrupt = errors.New("data corrupt")
 	// ErrIO: the OSD's store failed.
 	ErrIO = errors.New("I/O error")
+	// ErrFull: the object's PG has a full OSD (past the map's full
+	// ratio, or its disk past the OSD's failsafe): writes that add data
+	// are refused at once; removals, truncations and other deletes still
+	// go through, so space can be freed.
+	ErrFull = errors.New("no space: the cluster is full")
 )
 
 // Sentinel errors the client raises itself.
@@ -63,6 +68,8 @@ func resultKind(r pb.Result) error {
 		return ErrCorrupt
 	case pb.Result_IO_ERROR:
 		return ErrIO
+	case pb.Result_FULL:
+		return ErrFull
 	case pb.Result_RETRY:
 		return ErrUnavailable
 	}

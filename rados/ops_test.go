@@ -148,6 +148,7 @@ func TestResultKinds(t *testing.T) {
 		{pb.Result_INVALID, ErrInvalid},
 		{pb.Result_TOO_BIG, ErrTooBig},
 		{pb.Result_CORRUPT, ErrCorrupt},
+		{pb.Result_FULL, ErrFull},
 		{pb.Result_IO_ERROR, ErrIO},
 		{pb.Result_RETRY, ErrUnavailable},
 		{pb.Result(99), ErrIO},

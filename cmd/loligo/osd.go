@@ -87,12 +87,9 @@ func osdCmd(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Logger = log // the OSD names itself in its records
 	cfg.RecoveryMaxActive, cfg.RecoveryMaxBytes = *maxActive, *maxBytes
 	cfg.ScrubInterval, cfg.DeepScrubInterval = *scrubIv, *deepIv
-	o, err := osd.New(cfg)
-	if err != nil {
-		return err
-	}
-	log.Info("osd starting", "id", cfg.ID, "addr", o.Addr(), "data", *data)
-	return o.Run(ctx)
+	return osd.Serve(ctx, cfg, func(o *osd.OSD) {
+		log.Info("osd starting", "id", cfg.ID, "addr", o.Addr(), "data", *data)
+	})
 }
 
 // osdKeys is where an OSD's certificate lives in its data directory.

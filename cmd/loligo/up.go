@@ -241,27 +241,41 @@ func (u *upCluster) startOSDs(ctx, runCtx context.Context) error {
 		cfg.Logger = u.log // the OSD names itself in its records
 		cfgs = append(cfgs, cfg)
 	}
-	for _, cfg := range cfgs {
-		o, err := osd.New(cfg)
-		if err != nil {
-			return err
-		}
-		u.osds = append(u.osds, o)
+	// Each OSD runs under osd.Serve, which starts it again (a new
+	// incarnation) after its disk filled up, once space is freed.
+	first := make([]chan *osd.OSD, len(cfgs))
+	for i, cfg := range cfgs {
+		first[i] = make(chan *osd.OSD, 1)
 		u.osdWG.Add(1)
 		go func() {
 			defer u.osdWG.Done()
-			if err := o.Run(runCtx); err != nil && runCtx.Err() == nil {
-				u.errs <- fmt.Errorf("osd.%d: %w", o.ID(), err)
+			started := false
+			err := osd.Serve(runCtx, cfg, func(o *osd.OSD) {
+				if !started {
+					started = true
+					first[i] <- o
+				}
+			})
+			if err != nil && runCtx.Err() == nil {
+				u.errs <- fmt.Errorf("osd.%d: %w", cfg.ID, err)
 			}
 		}()
 	}
-	for _, o := range u.osds {
+	for i, cfg := range cfgs {
 		select {
-		case <-o.Booted():
+		case o := <-first[i]:
+			u.osds = append(u.osds, o)
+			select {
+			case <-o.Booted():
+			case err := <-u.errs:
+				return err
+			case <-time.After(time.Minute):
+				return fmt.Errorf("osd.%d did not boot within a minute", o.ID())
+			}
 		case err := <-u.errs:
 			return err
 		case <-time.After(time.Minute):
-			return fmt.Errorf("osd.%d did not boot within a minute", o.ID())
+			return fmt.Errorf("osd.%d did not start within a minute", cfg.ID)
 		}
 	}
 	return nil

@@ -174,7 +174,7 @@ func TestAdmin(t *testing.T) {
 		a.t = t
 		out := a.ok("status")
 		for _, want := range []string{"id:     " + a.c.Conf.FSID, "health: HEALTH_WARN\n            1 hosts down\n",
-			"mon: 1 daemons: a (leader)\n", "osd: 4 osds: 3 up, 3 in; epoch e", "pools:   0 pools, 0 pgs\n",
+			"mon: 1 daemons: a (leader)\n", "osd: 4 osds: 3 up (since ", "s), 3 in; epoch e", "pools:   0 pools, 0 pgs\n",
 			// The OSDs booted here are not running: their usage is unknown.
 			"    objects: 0 objects, 0 B\n    usage:   unknown: "} {
 			if !strings.Contains(out, want) {

@@ -90,6 +90,8 @@ OSDs and CRUSH:
   osd rm ID...                             remove down OSDs from the map and CRUSH
   osd reweight ID WEIGHT                   set an OSD's reweight, 0.0 to 1.0
   osd set|unset FLAG                       cluster flags: noout, noin, noup, nodown, pause, norebalance, ...
+  osd set-nearfull-ratio|set-backfillfull-ratio|set-full-ratio R
+                                           disk-use thresholds (defaults 0.85, 0.90, 0.95)
   osd crush reweight NAME WEIGHT           set a device's CRUSH weight (by convention its size in TiB)
   osd crush move NAME TYPE=BUCKET...       move a device or bucket, e.g. host=h1 root=default
   osd crush add-bucket NAME TYPE [TYPE=BUCKET...]

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/loligo/loligo/clustermap"
@@ -34,6 +35,8 @@ func osdCmd(e *env, args []string) error {
 		return osdReweight(e, rest)
 	case "set", "unset":
 		return osdFlag(e, sub, rest)
+	case "set-nearfull-ratio", "set-backfillfull-ratio", "set-full-ratio":
+		return osdSetRatio(e, sub, rest)
 	case "crush":
 		return osdCrushCmd(e, rest)
 	case "getcrushmap":
@@ -124,6 +127,28 @@ func osdFlag(e *env, verb string, args []string) error {
 		return err
 	}
 	return change(e, a, &pb.CommandRequest{Cmd: &pb.CommandRequest_Flag{Flag: &pb.FlagChange{Flag: a.pos[0], Set: verb == "set"}}}, false)
+}
+
+// osdSetRatio is osd set-nearfull-ratio|set-backfillfull-ratio|set-full-ratio RATIO.
+func osdSetRatio(e *env, verb string, args []string) error {
+	topic := "osd " + verb
+	a, err := parseArgs(topic, args, changeSpec(nil))
+	if err != nil {
+		return err
+	}
+	if err := a.want(1, 1); err != nil {
+		return err
+	}
+	r, err := strconv.ParseFloat(a.pos[0], 64)
+	if err != nil || !(r > 0 && r <= 1) {
+		return usagef(topic, "the ratio is a share of the disk in (0, 1], like 0.9; got %q", a.pos[0])
+	}
+	which := map[string]pb.OSDFullness{
+		"set-nearfull-ratio":     pb.OSDFullness_OSD_FULLNESS_NEARFULL,
+		"set-backfillfull-ratio": pb.OSDFullness_OSD_FULLNESS_BACKFILLFULL,
+		"set-full-ratio":         pb.OSDFullness_OSD_FULLNESS_FULL,
+	}[verb]
+	return change(e, a, &pb.CommandRequest{Cmd: &pb.CommandRequest_SetFullRatio{SetFullRatio: &pb.SetFullRatio{Which: which, Ratio: r}}}, false)
 }
 
 // osd tree

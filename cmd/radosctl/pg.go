@@ -475,6 +475,10 @@ func pgCommand(ctx context.Context, c *rados.Conn, pg clustermap.PGID, cmd pb.PG
 		return nil, osd, err
 	case rep.GetResult() == pb.Result_CANCELED:
 		return nil, osd, fmt.Errorf("pg %s: osd.%d: %s: %w", pg, osd, rep.GetMessage(), context.DeadlineExceeded)
+	case rep.GetResult() == pb.Result_IO_ERROR:
+		// A waited scrub or repair that did not finish: nothing it did
+		// not compare may be called clean.
+		return nil, osd, fmt.Errorf("osd.%d: %s (radosctl health detail shows PG_SCRUB_FAILED until a scrub finishes)", osd, rep.GetMessage())
 	}
 	return nil, osd, fmt.Errorf("pg %s: osd.%d refused: %s (%s)", pg, osd, rep.GetMessage(), rep.GetResult())
 }

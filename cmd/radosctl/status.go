@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -123,6 +124,12 @@ type statusJSON struct {
 		Total int `json:"total"`
 		Up    int `json:"up"`
 		In    int `json:"in"`
+		// UpSince is when the newest of the up OSDs came up (RFC 3339;
+		// empty when unknown).
+		UpSince string `json:"up_since,omitempty"`
+		// Restarts are the OSDs that came up again within the last 10
+		// minutes.
+		Restarts []restartJSON `json:"restarts,omitzero"`
 	} `json:"osds"`
 	Pools struct {
 		Count int    `json:"count"`
@@ -135,18 +142,53 @@ type statusJSON struct {
 	Usage *usageJSON     `json:"usage"`
 }
 
+// restartJSON is an OSD that went down and came up again lately.
+type restartJSON struct {
+	OSD     int32  `json:"osd"`
+	Down    string `json:"down"`
+	Up      string `json:"up"`
+	UpEpoch uint64 `json:"up_epoch"`
+	Why     string `json:"why,omitempty"`
+}
+
+// recentWindow is how far back status lists OSD restarts.
+const recentWindow = 10 * time.Minute
+
+// recentRestarts lists the up OSDs that were down before and came up
+// within recentWindow before now, oldest first.
+func recentRestarts(m *clustermap.Map, now time.Time) []restartJSON {
+	var out []restartJSON
+	for _, id := range m.OSDIDs() {
+		o := m.OSDs[id]
+		if !o.Up || o.UpStamp.IsZero() || o.DownStamp.IsZero() || o.DownStamp.After(o.UpStamp) ||
+			now.Sub(o.UpStamp) > recentWindow {
+			continue
+		}
+		out = append(out, restartJSON{OSD: id, Down: o.DownStamp.UTC().Format(time.RFC3339Nano),
+			Up: o.UpStamp.UTC().Format(time.RFC3339Nano), UpEpoch: o.UpFrom, Why: o.DownReason})
+	}
+	slices.SortFunc(out, func(a, b restartJSON) int { return strings.Compare(a.Up, b.Up) })
+	return out
+}
+
 // printStatus writes a snapshot in Ceph's layout, or as JSON.
 func printStatus(w io.Writer, js bool, s *statusSnapshot) error {
 	st, m := s.st, s.m
 	var up, in int
+	var upSince time.Time
 	for _, o := range m.OSDs {
 		if o.Up {
 			up++
+			if o.UpStamp.After(upSince) {
+				upSince = o.UpStamp
+			}
 		}
 		if o.In() {
 			in++
 		}
 	}
+	now := time.Now()
+	restarts := recentRestarts(m, now)
 	var pgs uint64
 	for _, p := range m.Pools {
 		pgs += uint64(p.PGNum)
@@ -155,6 +197,10 @@ func printStatus(w io.Writer, js bool, s *statusSnapshot) error {
 		out := statusJSON{FSID: st.GetFsid(), Epoch: m.Epoch, Health: st.GetHealth(), Checks: checksJSON(st),
 			Leader: st.GetLeader(), Mons: monsJSON(st), PGs: summaryJSON(st.GetPgs()), Usage: s.usage}
 		out.OSDs.Total, out.OSDs.Up, out.OSDs.In = len(m.OSDs), up, in
+		if !upSince.IsZero() {
+			out.OSDs.UpSince = upSince.UTC().Format(time.RFC3339Nano)
+		}
+		out.OSDs.Restarts = restarts
 		out.Pools.Count, out.Pools.PGs = len(m.Pools), pgs
 		return encodeJSON(w, out)
 	}
@@ -164,7 +210,20 @@ func printStatus(w io.Writer, js bool, s *statusSnapshot) error {
 		fmt.Fprintf(&b, "            %s\n", c.GetSummary())
 	}
 	fmt.Fprintf(&b, "\n  services:\n    mon: %d daemons: %s\n", len(st.GetMons()), monSummary(st))
-	fmt.Fprintf(&b, "    osd: %d osds: %d up, %d in; epoch e%d\n", len(m.OSDs), up, in, m.Epoch)
+	since := ""
+	if !upSince.IsZero() {
+		since = fmt.Sprintf(" (since %s)", ago(now.Sub(upSince)))
+	}
+	fmt.Fprintf(&b, "    osd: %d osds: %d up%s, %d in; epoch e%d\n", len(m.OSDs), up, since, in, m.Epoch)
+	for _, r := range restarts {
+		o := m.OSDs[r.OSD]
+		fmt.Fprintf(&b, "         osd.%d restarted %s ago (down %s, up in epoch %d)", r.OSD, ago(now.Sub(o.UpStamp)),
+			o.UpStamp.Sub(o.DownStamp).Round(time.Millisecond), r.UpEpoch)
+		if r.Why != "" {
+			fmt.Fprintf(&b, ": %s", r.Why)
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, "\n  data:\n    pools:   %d pools, %d pgs\n", len(m.Pools), pgs)
 	sum := st.GetPgs()
 	if sum != nil {
@@ -327,4 +386,15 @@ func watchStatus(ctx context.Context, e *env, interval time.Duration) error {
 		case <-t.C:
 		}
 	}
+}
+
+// ago prints a duration as status does: 4s, 3m, 2h.
+func ago(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	}
+	return fmt.Sprintf("%dh", int(d.Hours()))
 }

@@ -42,6 +42,10 @@ type Options struct {
 	// OSD i's config before it first starts.
 	HeartbeatInterval, HeartbeatGrace, BeaconInterval, PeerTimeout time.Duration
 	OSD                                                            func(i int, cfg *osd.Config)
+	// PrepareOSDDir, when set, is called with OSD i's data directory
+	// before the OSD is created there (a test mounts a small file system
+	// on it, say).
+	PrepareOSDDir func(i int, dir string)
 	// Logger receives the daemons' logs (default: discard; set
 	// LOLIGO_TEST_LOG=1 to log to stderr).
 	Logger *slog.Logger

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,10 +26,17 @@ type OSD struct {
 	Index  int
 	Dir    string
 	Config osd.Config
-	O      *osd.OSD // nil while stopped
+	// O is the OSD as StartOSD started it; nil while stopped. It runs
+	// under osd.Serve, which starts a new incarnation after its disk
+	// filled up: Current is the newest.
+	O      *osd.OSD
+	cur    atomic.Pointer[osd.OSD]
 	cancel context.CancelFunc
 	done   chan error
 }
+
+// Current is the newest incarnation of the OSD (nil before the first).
+func (o *OSD) Current() *osd.OSD { return o.cur.Load() }
 
 // Running reports whether the OSD runs.
 func (o *OSD) Running() bool { return o.O != nil }
@@ -72,6 +80,12 @@ func (c *Cluster) newOSD(ctx context.Context) *OSD {
 	i := len(c.OSDs)
 	admin := c.Client("client.admin", max(c.Leader(time.Minute), 0))
 	dir := filepath.Join(filepath.Dir(c.Dir), fmt.Sprintf("osd.%d", i))
+	if c.opt.PrepareOSDDir != nil {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			c.t.Fatal(err)
+		}
+		c.opt.PrepareOSDDir(i, dir)
+	}
 	id, err := osd.Create(ctx, admin, dir, c.Conf.FSID, fmt.Sprintf("host%d", i), 0)
 	if err != nil {
 		c.t.Fatalf("creating osd %d: %v", i, err)
@@ -117,13 +131,25 @@ func (c *Cluster) StartOSD(i int) {
 		return
 	}
 	od.Config.MonHosts = c.MonHosts()
-	o, err := osd.New(od.Config)
-	if err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	od.cancel, od.done = cancel, make(chan error, 1)
+	first := make(chan *osd.OSD, 1)
+	go func() {
+		od.done <- osd.Serve(ctx, od.Config, func(o *osd.OSD) {
+			od.cur.Store(o)
+			select {
+			case first <- o:
+			default:
+			}
+		})
+	}()
+	var o *osd.OSD
+	select {
+	case o = <-first:
+	case err := <-od.done:
 		c.t.Fatalf("osd.%d: %v", od.Config.ID, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	od.O, od.cancel, od.done = o, cancel, make(chan error, 1)
-	go func() { od.done <- o.Run(ctx) }()
+	od.O = o
 	select {
 	case <-o.Booted():
 	case err := <-od.done:
@@ -283,7 +309,7 @@ func (c *Cluster) allActive() (*clustermap.Map, bool) {
 		return nil, false
 	}
 	for _, od := range c.OSDs {
-		if od.O != nil && (od.O.Map() == nil || od.O.Map().Epoch < newest.Epoch) {
+		if o := od.Current(); od.O != nil && (o.Map() == nil || o.Map().Epoch < newest.Epoch) {
 			return nil, false
 		}
 	}
@@ -295,7 +321,7 @@ func (c *Cluster) running() []*osd.OSD {
 	var out []*osd.OSD
 	for _, od := range c.OSDs {
 		if od.O != nil {
-			out = append(out, od.O)
+			out = append(out, od.Current())
 		}
 	}
 	return out

@@ -112,6 +112,20 @@ func (s *Store) dbErr(what string, err error) error {
 	return fmt.Errorf("%s: %w: %w", what, ErrIO, err)
 }
 
+// indexErr is dbErr for the reads that walk a PG's index (its object
+// list, its log, the list of PGs). Corruption there hides which objects
+// exist, so no object can be repaired around it, and the first
+// compaction of that table would fail the store anyway: the store fails
+// now, with ErrCorrupt as the cause, and its OSD goes down so that its
+// peers serve and rebuild its PGs.
+func (s *Store) indexErr(what string, err error) error {
+	err = s.dbErr(what, err)
+	if errors.Is(err, ErrCorrupt) {
+		s.fail(fmt.Errorf("%s: Pebble's index of the objects is unreadable: %w", what, err))
+	}
+	return err
+}
+
 // corruptErr reports (and counts) a checksum mismatch or undecodable value.
 func (s *Store) corruptErr(format string, args ...any) error {
 	s.corrupt.Add(1)

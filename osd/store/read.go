@@ -324,13 +324,13 @@ func (s *Store) eachLog(r pebble.Reader, pg PGID, tail *pb.Eversion, fn func(key
 	}
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(famKey(pg, famLog))})
 	if err != nil {
-		return s.dbErr("read log", err)
+		return s.indexErr("read log", err)
 	}
 	for ok := it.First(); ok; ok = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			_ = it.Close()
-			return s.dbErr("read log", err)
+			return s.indexErr("read log", err)
 		}
 		k, kerr := decodeKey(it.Key())
 		e := &pb.LogEntry{}
@@ -343,7 +343,7 @@ func (s *Store) eachLog(r pebble.Reader, pg PGID, tail *pb.Eversion, fn func(key
 		}
 	}
 	if err := it.Close(); err != nil {
-		return s.dbErr("read log", err)
+		return s.indexErr("read log", err)
 	}
 	return nil
 }
@@ -357,25 +357,25 @@ func (s *Store) eachMeta(r pebble.Reader, pg PGID, startAfter string, fn func(oi
 	}
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(famKey(pg, famMeta))})
 	if err != nil {
-		return s.dbErr("list", err)
+		return s.indexErr("list", err)
 	}
 	for ok := it.First(); ok; ok = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			_ = it.Close()
-			return s.dbErr("list", err)
+			return s.indexErr("list", err)
 		}
 		more, err := fn(string(it.Key()[pgPrefixLen+1:]), v)
 		if err != nil || !more {
 			cerr := it.Close()
 			if err == nil && cerr != nil {
-				err = s.dbErr("list", cerr)
+				err = s.indexErr("list", cerr)
 			}
 			return err
 		}
 	}
 	if err := it.Close(); err != nil {
-		return s.dbErr("list", err)
+		return s.indexErr("list", err)
 	}
 	return nil
 }
@@ -443,7 +443,7 @@ func (s *Store) PGs() ([]PGID, error) {
 func (s *Store) listPGs(r pebble.Reader) ([]PGID, error) {
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixPG}, UpperBound: []byte{prefixPG + 1}})
 	if err != nil {
-		return nil, s.dbErr("list PGs", err)
+		return nil, s.indexErr("list PGs", err)
 	}
 	var pgs []PGID
 	for ok := it.First(); ok; {
@@ -461,7 +461,7 @@ func (s *Store) listPGs(r pebble.Reader) ([]PGID, error) {
 		ok = it.SeekGE(end)
 	}
 	if err := it.Close(); err != nil {
-		return nil, s.dbErr("list PGs", err)
+		return nil, s.indexErr("list PGs", err)
 	}
 	return pgs, nil
 }

@@ -131,7 +131,7 @@ func (sc *scrubber) walk(startAfter string, fn func(*pb.ScrubObject) bool) (more
 	}
 	it, err := sc.r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(famKey(sc.pg, famMeta))})
 	if err != nil {
-		return false, sc.s.dbErr("scrub list", err)
+		return false, sc.s.indexErr("scrub list", err)
 	}
 	full := false
 	for ok := it.First(); ok; ok = it.Next() {
@@ -144,7 +144,7 @@ func (sc *scrubber) walk(startAfter string, fn func(*pb.ScrubObject) bool) (more
 		v, err := it.ValueAndErr()
 		if err != nil {
 			_ = it.Close()
-			return false, sc.s.dbErr("scrub list", err)
+			return false, sc.s.indexErr("scrub list", err)
 		}
 		o, err := sc.describe(string(it.Key()[pgPrefixLen+1:]), v)
 		if err != nil {
@@ -154,7 +154,7 @@ func (sc *scrubber) walk(startAfter string, fn func(*pb.ScrubObject) bool) (more
 		full = !fn(o)
 	}
 	if err := it.Close(); err != nil {
-		return false, sc.s.dbErr("scrub list", err)
+		return false, sc.s.indexErr("scrub list", err)
 	}
 	return more, nil
 }
