@@ -3,8 +3,13 @@ package osd_test
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/loligo/loligo/internal/testcluster"
 	"github.com/loligo/loligo/osd"
@@ -96,5 +101,94 @@ func TestScheduledScrub(t *testing.T) {
 	_, res, err := c.OSDByID(bad).O.Store().Prepare(pgid, "scrubbed", []*pb.OpStep{readStep()}, nil, time.Now())
 	if err != nil || string(res[0].GetData()) != string(data) {
 		t.Fatalf("the repaired copy on osd.%d: %v", bad, err)
+	}
+}
+
+// TestScrubFailureReported: a scrub that cannot list a member's copy
+// does not finish; it must not be reported as clean: a waited deep
+// scrub fails with why, the PG shows in PG_SCRUB_FAILED, and its last
+// deep scrub stamp stays. Once the member answers again, a waited scrub
+// succeeds and the warning clears. Before, the waited scrub printed
+// "0 errors" and health stayed HEALTH_OK.
+func TestScrubFailureReported(t *testing.T) {
+	var refuse atomic.Bool
+	refuseScan := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if refuse.Load() && strings.HasSuffix(method, "/Scan") {
+			return status.Error(codes.Internal, "injected: the member cannot list its objects")
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	c := testcluster.Start(t, testcluster.Options{OSDs: 3, Pool: "data", PGNum: 4,
+		HeartbeatInterval: 200 * time.Millisecond, HeartbeatGrace: 2 * time.Second,
+		OSD: func(_ int, cfg *osd.Config) {
+			cfg.StatsInterval = 300 * time.Millisecond
+			cfg.PeerDialOptions = append(cfg.PeerDialOptions, grpc.WithChainUnaryInterceptor(refuseScan))
+		}})
+	r := newRaw(t, c)
+	if rep := r.op("x", 0, writeFull([]byte("hello"))); rep.GetResult() != pb.Result_OK {
+		t.Fatalf("write: %v %s", rep.GetResult(), rep.GetMessage())
+	}
+	m, pl := r.place("x")
+	scrub := func() *pb.PGCommandReply {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		rep, err := r.conn(m.OSDs[pl.ActingPrimary].Addr).PGCommand(ctx, &pb.PGCommandRequest{Pool: pl.PG.Pool, Ps: pl.PG.Seed,
+			Epoch: m.Epoch, Cmd: pb.PGCmd_PG_CMD_DEEP_SCRUB, Wait: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	mon := c.Client("client.admin", 0)
+	scrubFailed := func() (bool, *pb.PGStatEntry) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		st, err := mon.Status(ctx, &pb.StatusRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := mon.PGDump(ctx, &pb.PGDumpRequest{Pool: pl.PG.Pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := d.GetPgs()[pl.PG.Seed]
+		for _, ch := range st.GetChecks() {
+			if ch.GetCode() == "PG_SCRUB_FAILED" {
+				return true, e
+			}
+		}
+		return false, e
+	}
+	refuse.Store(true)
+	rep := scrub()
+	if rep.GetResult() == pb.Result_OK || !strings.Contains(rep.GetMessage(), "did not finish") {
+		t.Fatalf("a scrub that could not list a member answered %v %q", rep.GetResult(), rep.GetMessage())
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		failed, e := scrubFailed()
+		if failed {
+			if e.GetLastDeepScrubNs() != 0 {
+				t.Errorf("a deep scrub that did not finish set the PG's last deep scrub (%d)", e.GetLastDeepScrubNs())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no PG_SCRUB_FAILED after a failed scrub: %v", e)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	refuse.Store(false)
+	if rep := scrub(); rep.GetResult() != pb.Result_OK || rep.GetScrubErrors() != 0 {
+		t.Fatalf("scrub once the member answers: %v %q", rep.GetResult(), rep.GetMessage())
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if failed, _ := scrubFailed(); !failed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("PG_SCRUB_FAILED stays after a scrub that finished")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/cockroachdb/pebble"
@@ -53,4 +54,37 @@ func (s *Store) FlipByte(pg PGID, oid string, offset uint64) error {
 		v[0] ^= 1
 	}
 	return s.dbErr("flip byte", s.db.Set(k, v, pebble.Sync))
+}
+
+// Tables is for fault-injection tests: the paths of the sstables of the
+// store in o.Dir (which must not be open) whose keys all belong to
+// which: "object" are those that hold the data of pg's object oid and
+// nothing else (written by ingest), "all" every one.
+func Tables(o Options, pg PGID, oid, which string) ([]string, error) {
+	o.noCompactions = true
+	s, err := Open(o)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	// What the WAL held goes to sstables too, so "all" is all the data.
+	if err := s.db.Flush(); err != nil {
+		return nil, s.dbErr("flush", err)
+	}
+	levels, err := s.db.SSTables()
+	if err != nil {
+		return nil, s.dbErr("list sstables", err)
+	}
+	lo := objKey(pg, famData, oid)
+	var out []string
+	for _, level := range levels {
+		for _, f := range level {
+			if which == "object" && !(bytes.HasPrefix(f.Smallest.UserKey, lo) && bytes.HasPrefix(f.Largest.UserKey, lo) &&
+				len(f.Smallest.UserKey) == len(lo)+12 && len(f.Largest.UserKey) == len(lo)+12) {
+				continue
+			}
+			out = append(out, s.opts.FS.PathJoin(s.opts.Dir, fmt.Sprintf("%06d.sst", f.BackingSSTNum)))
+		}
+	}
+	return out, nil
 }

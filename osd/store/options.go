@@ -39,6 +39,9 @@ type Options struct {
 	// directIO: ingested sstables of large objects are written with
 	// O_DIRECT (only on the real file system, FS nil).
 	directIO bool
+	// noCompactions: Pebble compacts nothing on its own (Tables lists
+	// files that must still be there when it returns).
+	noCompactions bool
 	// ChecksumKey keys the HighwayHash-64 sums of data (cluster-wide).
 	ChecksumKey [32]byte
 	// ChunkSize is the size of data chunks; default 64 KiB, 16 B..16 MiB.

@@ -133,6 +133,7 @@ func (s *Store) pebbleOptions(cache *pebble.Cache) *pebble.Options {
 	// of a level splits that file (virtually) instead of landing in a
 	// higher level, so it is not rewritten by a compaction later.
 	o.Experimental.IngestSplit = func() bool { return true }
+	o.DisableAutomaticCompactions = s.opts.noCompactions
 	// Bloom filters (10 bits per key, 1% false positives): a write looks
 	// up the object's metadata first, and for a new object that key is in
 	// no file; without filters every L0 file and one file per level is
