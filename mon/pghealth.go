@@ -37,7 +37,7 @@ func pgChecks(m *clustermap.Map, dump []*pb.PGStatEntry, mapUndersized map[clust
 	add func(code, sev, summary, hint string, detail []string)) {
 	var (
 		inactive, stale, degraded, unfound, scrub, inconsistent []string
-		scrubFailed                                             []string
+		scrubFailed, tooFull                                    []string
 		kinds                                                   = map[string]int{}
 		objects, copies, degradedObjs, unfoundObjs, scrubErrs   uint64
 		nDegraded                                               int
@@ -95,6 +95,9 @@ func pgChecks(m *clustermap.Map, dump []*pb.PGStatEntry, mapUndersized map[clust
 		if stateHas(state, "inconsistent") {
 			inconsistent = append(inconsistent, where)
 		}
+		if stateHas(state, "backfill_toofull") {
+			tooFull = append(tooFull, where)
+		}
 		if f := e.GetScrubFailed(); f != "" {
 			scrubFailed = append(scrubFailed, fmt.Sprintf("pg %s: %s", pg, f))
 		}
@@ -140,6 +143,11 @@ func pgChecks(m *clustermap.Map, dump []*pb.PGStatEntry, mapUndersized map[clust
 		add("SCRUB_ERRORS", HealthErr, fmt.Sprintf("%d scrub errors", scrubErrs),
 			"scrub found copies that differ; see PG_INCONSISTENT for the PGs, then 'radosctl pg repair PGID'",
 			scrub)
+	}
+	if len(tooFull) > 0 {
+		add("PG_BACKFILL_FULL", HealthWarn, "Low space hindering backfill: "+pgs(len(tooFull))+" backfill_toofull",
+			"their backfill targets are past the backfillfull ratio: free space or add OSDs (see OSD_BACKFILLFULL); backfill resumes on its own",
+			tooFull)
 	}
 	if len(scrubFailed) > 0 {
 		add("PG_SCRUB_FAILED", HealthWarn, pgs(len(scrubFailed))+" could not finish their last scrub",

@@ -78,6 +78,10 @@ func TestPGHealth(t *testing.T) {
 			{"OBJECT_UNFOUND", HealthWarn, "4/400 objects unfound (1.000%)", "pg 1.2 has 4 unfound objects, acting " + acting},
 			{"PG_DEGRADED", HealthWarn, "Degraded data redundancy: 4/1200 objects degraded (0.333%), 1 pg degraded", ""},
 		}},
+		{"backfill toofull", dump(func(es []*pb.PGStatEntry) {
+			es[2].State = "active+remapped+backfill_toofull"
+		}), HealthWarn, []check{{"PG_BACKFILL_FULL", HealthWarn, "Low space hindering backfill: 1 pg backfill_toofull",
+			"pg 1.2 is active+remapped+backfill_toofull, acting " + acting}}},
 		{"inconsistent", dump(func(es []*pb.PGStatEntry) {
 			es[2].State, es[2].ScrubErrors = "active+clean+inconsistent", 3
 			es[3].ScrubErrors = 1 // found, then repaired: the errors stay until the next scrub

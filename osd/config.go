@@ -74,6 +74,12 @@ type Config struct {
 	// ratio) before it starts again (see Serve).
 	SpaceRetry   time.Duration
 	RestartBelow float64
+	// FailsafeRatio is the share of its file system past which the OSD
+	// refuses writes that add data on its own, whatever the map says
+	// (Ceph's osd_failsafe_full_ratio; default 0.97; 1 or more: never).
+	// The monitor learns of fullness a beacon late; this keeps a burst of
+	// writes from running the disk out of space meanwhile.
+	FailsafeRatio float64
 	// PeerDialOptions are added to every connection to another OSD
 	// (tests inject faults with an interceptor; nil: none).
 	PeerDialOptions []grpc.DialOption
@@ -90,6 +96,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SpaceRetry == 0 {
 		c.SpaceRetry = noSpaceRetry
+	}
+	if c.FailsafeRatio == 0 {
+		c.FailsafeRatio = defaultFailsafe
 	}
 	if c.RestartBelow == 0 {
 		c.RestartBelow = clustermap.DefaultFullRatio

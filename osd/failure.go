@@ -118,13 +118,13 @@ func Serve(ctx context.Context, cfg Config, started func(*OSD)) error {
 }
 
 // waitForSpace waits until the file system holding the OSD's data is
-// used below the default full ratio, with room for a memtable to flush.
+// used below cfg.RestartBelow, with room for a memtable to flush.
 func waitForSpace(ctx context.Context, cfg Config) error {
 	for {
 		total, avail, err := diskSpace(cfg.DataDir)
 		if err == nil && total > 0 {
 			used := float64(total-avail) / float64(total)
-			if used < cfg.RestartBelow && avail >= restartMinFree {
+			if used < cfg.RestartBelow && avail >= min(restartMinFree, total/10) {
 				return nil
 			}
 		}
@@ -136,8 +136,9 @@ func waitForSpace(ctx context.Context, cfg Config) error {
 	}
 }
 
-// restartMinFree is the least free space a full OSD waits for (whatever
-// the ratio says): a memtable flush and the WAL need room.
+// restartMinFree is the least free space a full OSD waits for (or a
+// tenth of a smaller disk), whatever the ratio says: a memtable flush
+// and the WAL need room.
 const restartMinFree = 64 << 20
 
 // ReportDown tells the monitors that the OSD of cfg is down and why,
@@ -167,11 +168,8 @@ func ReportDown(ctx context.Context, cfg Config, reason string) error {
 	return last
 }
 
-// failsafe is the share of its file system an OSD's own writes may not
-// pass, whatever the map says (Ceph's osd_failsafe_full_ratio): the
-// monitor learns of fullness a beacon late, and a store that runs out of
-// space mid-write fails.
-const failsafe = 0.97
+// defaultFailsafe is Config.FailsafeRatio's default.
+const defaultFailsafe = 0.97
 
 // spaceTick measures the file system now and then; writes check the
 // result (fullLocal) without a system call.
@@ -182,7 +180,7 @@ func (o *OSD) spaceTick(context.Context) {
 	}
 	o.fsTotal.Store(total)
 	o.fsAvail.Store(avail)
-	o.fullLocal.Store(float64(total-avail)/float64(total) >= failsafe)
+	o.fullLocal.Store(float64(total-avail)/float64(total) >= o.cfg.FailsafeRatio)
 }
 
 // noSpaceRetry is how often Serve looks for freed space by default.
@@ -223,7 +221,7 @@ func (o *OSD) fullReply(p *pg, m *clustermap.Map) *pb.OpReply {
 	case o.fullLocal.Load():
 		return &pb.OpReply{Result: pb.Result_FULL, FailedStep: -1, Message: fmt.Sprintf(
 			"pg %s: osd.%d's disk is %.0f%% used, past the failsafe ratio %.2f: writes that add data are refused; deletes and truncates still work. Free space or add OSDs",
-			p.id, o.cfg.ID, 100*o.diskUsed(), failsafe)}
+			p.id, o.cfg.ID, 100*o.diskUsed(), o.cfg.FailsafeRatio)}
 	}
 	return nil
 }

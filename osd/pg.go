@@ -135,7 +135,9 @@ type member struct {
 	done     bool
 	// copied: the backfill has copied something (before that it waits
 	// for throttle slots: backfill_wait).
-	copied   bool
+	copied bool
+	// toofull: the backfill waits because the target is backfillfull.
+	toofull  bool
 	pageEnd  string
 	pageLast bool
 	dirty    map[string]bool

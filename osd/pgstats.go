@@ -53,7 +53,7 @@ func (p *pg) stat() *pb.PGStatEntry {
 	}
 	if p.state == stateActive {
 		var degraded, misplaced uint64
-		backfillWait := false
+		backfillWait, tooFull := false, false
 		for _, mem := range p.members {
 			switch {
 			case mem.backfill && !mem.done:
@@ -61,6 +61,7 @@ func (p *pg) stat() *pb.PGStatEntry {
 				if !mem.copied && mem.cursor == "" {
 					backfillWait = true
 				}
+				tooFull = tooFull || mem.toofull
 			case mem.catchingUp:
 				degraded += mem.objectsLeft
 			}
@@ -90,9 +91,12 @@ func (p *pg) stat() *pb.PGStatEntry {
 			parts = append(parts, "recovering")
 		}
 		if p.backfilling {
-			if backfillWait {
+			switch {
+			case tooFull:
+				parts = append(parts, "backfill_toofull")
+			case backfillWait:
 				parts = append(parts, "backfill_wait")
-			} else {
+			default:
 				parts = append(parts, "backfilling")
 			}
 		}

@@ -416,6 +416,38 @@ func (o *OSD) completeMember(ctx context.Context, p *pg, v view, m *clustermap.M
 	return nil
 }
 
+// waitRoomFor holds a backfill while its target is backfillfull in the
+// newest map (Ceph's backfill_toofull): no data moves to an OSD past the
+// backfillfull ratio, so backfill cannot fill it up. It returns once the
+// target has room, and stop when the PG moved on meanwhile.
+func (o *OSD) waitRoomFor(ctx context.Context, p *pg, v view, mem *member) (stop bool, err error) {
+	for {
+		m := o.Map()
+		st, ok := m.OSDs[mem.id]
+		full := ok && st.Fullness >= clustermap.FullnessBackfill
+		p.mu.Lock()
+		moved := p.gen != v.gen
+		changed := mem.toofull != full
+		mem.toofull = full && !moved
+		p.mu.Unlock()
+		if changed {
+			o.kickStats()
+			if full {
+				o.log.Warn("backfill waits: its target is backfillfull", "pg", p.id.String(), "osd", mem.id)
+			}
+		}
+		if moved {
+			return true, nil
+		}
+		if !full {
+			return false, nil
+		}
+		if o.waitMap(ctx, m.Epoch+1); ctx.Err() != nil {
+			return true, ctx.Err()
+		}
+	}
+}
+
 // backfill brings a target in step by comparing its objects with the
 // primary's, in name order.
 func (o *OSD) backfill(ctx context.Context, p *pg, v view, m *clustermap.Map, mem *member) error {
@@ -426,6 +458,9 @@ func (o *OSD) backfill(ctx context.Context, p *pg, v view, m *clustermap.Map, me
 	prio := len(v.acting)
 	after := ""
 	for {
+		if stop, err := o.waitRoomFor(ctx, p, v, mem); stop || err != nil {
+			return err
+		}
 		mine, moreMine, err := o.store.Scan(p.id, after, backfillPage)
 		if err != nil {
 			return err
