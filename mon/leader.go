@@ -61,7 +61,24 @@ type leading struct {
 		rev     int64           // etcd mod revision of the osdmap key holding m
 		changed chan struct{}   // closed when m is replaced
 	}
+
+	// The stored chunks, the leader goroutine's alone: refs counts what
+	// the committed values name (nil: unknown, count before writing);
+	// sweep: delete the chunks nothing names (at the start, after
+	// failures, and every sweepEvery epochs).
+	refs       *chunkRefs
+	sweep      bool
+	sinceSweep int
 }
+
+// guard is what the leader's next write to etcd requires.
+func (l *leading) guard(el *concurrency.Election, mapRev int64) guard {
+	return guard{mapRev: mapRev, leaderKey: el.Key(), leaderRev: el.Rev()}
+}
+
+// sweepEvery is how many epochs pass between sweeps of unnamed chunks
+// (a leader that lost the election while writing chunks leaves some).
+const sweepEvery = 512
 
 // setCommitted publishes m, which the osdmap key holds at revision rev.
 // Only the leader goroutine calls it.
@@ -136,6 +153,10 @@ func (mo *Mon) lead(ctx context.Context, sess *concurrency.Session) error {
 		mo.leader.CompareAndSwap(l, nil)
 		close(l.done)
 	}()
+	// Now, so the first change need not.
+	if err := mo.sweepChunks(ctx, el, l, rev); err != nil {
+		mo.log.Warn("reading the stored map's chunks; trying again before the next change", "err", err)
+	}
 	det := newDetector(mo.cfg.BeaconGrace, mo.cfg.DownOutInterval, mo.cfg.MinReporters)
 	det.check(cur, mo.clk.Now()) // everything up counts as heard from now
 	tick := mo.clk.NewTicker(mo.cfg.TickInterval)
@@ -158,6 +179,9 @@ func (mo *Mon) lead(ctx context.Context, sess *concurrency.Session) error {
 			}
 			continue
 		case <-tick.C():
+			if l.refs == nil || l.sweep {
+				_ = mo.sweepChunks(ctx, el, l, rev) // on failure, again before the next change
+			}
 			down, out := det.check(cur, mo.clk.Now())
 			if len(down) == 0 && len(out) == 0 {
 				continue
@@ -180,7 +204,7 @@ func (mo *Mon) lead(ctx context.Context, sess *concurrency.Session) error {
 				}
 			}
 		}
-		next, newRev, err := mo.commitBatch(ctx, el, det, cur, rev, batch)
+		next, newRev, err := mo.commitBatch(ctx, el, l, det, cur, rev, batch)
 		if err != nil {
 			if errors.Is(err, ErrStale) {
 				return err
@@ -229,11 +253,81 @@ func (mo *Mon) createFirst(ctx context.Context) error {
 	return nil
 }
 
+// sweepChunks counts the chunks the committed values name afresh, and
+// deletes those nothing names (left by a failed write, or by a leader
+// that lost the election while writing).
+func (mo *Mon) sweepChunks(ctx context.Context, el *concurrency.Election, l *leading, rev int64) error {
+	rctx, cancel := context.WithTimeout(ctx, mo.cfg.RequestTimeout)
+	defer cancel()
+	refs, orphans, err := mo.st.chunkState(rctx, rev)
+	if err != nil {
+		return err
+	}
+	l.refs = refs
+	if len(orphans) > 0 {
+		if err := mo.st.deleteChunks(rctx, orphans, l.guard(el, rev)); err != nil {
+			l.sweep = true
+			return err
+		}
+		mo.log.Info("deleted map chunks nothing names", "chunks", len(orphans))
+	}
+	l.sweep = false
+	l.sinceSweep = 0
+	return nil
+}
+
+// encodedEpoch is an epoch ready to write: the map, its incremental, and
+// both as stored.
+type encodedEpoch struct {
+	next       *pb.OSDMap
+	inc        *pb.OSDMapIncremental
+	full, incv *storedValue
+}
+
+// encodeEpoch makes m, cur changed by proposals, epoch e and encodes it
+// and its incremental from cur (curPB).
+func encodeEpoch(curPB *pb.OSDMap, m *clustermap.Map, epoch uint64, now time.Time) (*encodedEpoch, error) {
+	m.Epoch = epoch
+	m.Modified = now
+	if err := m.Finalize(); err != nil {
+		return nil, err
+	}
+	enc := &encodedEpoch{next: m.ToProto()}
+	enc.inc = clustermap.DiffProto(curPB, enc.next)
+	// Deterministic: the same map makes the same bytes, so unchanged
+	// parts make the same chunks.
+	mopt := proto.MarshalOptions{Deterministic: true}
+	fb, err := mopt.Marshal(enc.next)
+	if err != nil {
+		return nil, err
+	}
+	ib, err := mopt.Marshal(enc.inc)
+	if err != nil {
+		return nil, err
+	}
+	if enc.full, err = encodeValue(fb); err != nil {
+		return nil, err
+	}
+	if enc.incv, err = encodeValue(ib); err != nil {
+		return nil, err
+	}
+	return enc, nil
+}
+
 // commitBatch applies a batch of proposals to cur and writes the result
 // as one epoch. Every proposal gets its answer; a failed proposal does not
 // stop the others.
-func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, det *detector, cur *clustermap.Map, rev int64,
+func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *leading, det *detector, cur *clustermap.Map, rev int64,
 	batch []*proposal) (*clustermap.Map, int64, error) {
+	if l.refs == nil || l.sweep {
+		if err := mo.sweepChunks(ctx, el, l, rev); err != nil && l.refs == nil {
+			err = fmt.Errorf("mon: the leader cannot read the map's chunks from etcd, so the change was not made: %w", err)
+			for _, p := range batch {
+				p.reply(proposalResult{err: err})
+			}
+			return nil, 0, err
+		}
+	}
 	epoch := cur.Epoch + 1
 	now := mo.clk.Now()
 	work := cur
@@ -275,17 +369,14 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, det *d
 	if work == cur {
 		return cur, rev, nil
 	}
-	work.Epoch = epoch
-	work.Modified = now
-	if err := work.Finalize(); err != nil {
+	enc, err := encodeEpoch(cur.ToProto(), work, epoch, now)
+	if err != nil {
 		for _, a := range acc {
 			a.p.reply(proposalResult{err: err})
 		}
 		return nil, 0, err
 	}
-	next := work.ToProto()
-	inc := clustermap.DiffProto(cur.ToProto(), next)
-	if incEmpty(inc) {
+	if incEmpty(enc.inc) {
 		for _, a := range acc {
 			if a.p.onCommit != nil {
 				a.p.onCommit(det, now)
@@ -294,34 +385,62 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, det *d
 		}
 		return cur, rev, nil
 	}
-	// What the epoch removes goes in its transaction, unless there is
-	// too much of it for one (then it follows the commit).
-	cleanup := mo.st.removedOps(cur, work)
-	inTxn := len(cleanup) <= maxCleanupInTxn
 	cctx, cancel := context.WithTimeout(ctx, mo.cfg.RequestTimeout)
-	var extra []clientv3.Op
-	if inTxn {
-		extra = cleanup
-	}
-	newRev, err := mo.st.commit(cctx, rev, el.Key(), el.Rev(), next, inc, extra)
-	if err == nil && !inTxn {
-		if derr := mo.st.runChunked(cctx, cleanup); derr != nil {
-			mo.log.Warn("deleting the PG records of removed pools and OSDs", "epoch", epoch, "err", derr)
-		}
-	}
-	cancel()
-	if err != nil {
+	defer cancel()
+	fail := func(err error) (*clustermap.Map, int64, error) {
 		mo.log.Warn("epoch not written", "epoch", epoch, "err", err)
 		for _, a := range acc {
 			a.p.reply(proposalResult{err: err})
 		}
 		return nil, 0, err
 	}
-	mo.log.Debug("new epoch", "epoch", epoch, "changes", len(acc))
+	// The chunks first, each request small; then the epoch's
+	// transaction, which names them. Chunks a failed write leaves are
+	// swept by the next leadership.
+	written, err := mo.st.putChunks(cctx, l.refs.has, enc.full, enc.incv)
+	if err != nil {
+		return fail(fmt.Errorf("%w: epoch %d was not written: %v", ErrStale, epoch, err))
+	}
+	refs, dead := l.refs.next(epoch, mo.cfg.IncWindow, enc.full.ids, enc.incv.ids)
+	// What the epoch removes goes in its transaction, unless there is
+	// too much of it for one (then it follows the commit): the PG records
+	// of removed pools and OSDs, and the chunks nothing names any more.
+	var extra, afterPG []clientv3.Op
+	if cleanup := mo.st.removedOps(cur, work); len(cleanup) <= maxCleanupInTxn {
+		extra = cleanup
+	} else {
+		afterPG = cleanup
+	}
+	inTxn := min(len(dead), maxCleanupInTxn-len(extra))
+	for _, id := range dead[:inTxn] {
+		extra = append(extra, clientv3.OpDelete(mo.st.chunkKey(id)))
+	}
+	afterChunks := dead[inTxn:]
+	newRev, err := mo.st.commit(cctx, l.guard(el, rev), epoch, enc.full, enc.incv, extra)
+	if err != nil {
+		return fail(err)
+	}
+	l.refs = refs
+	if len(afterPG) > 0 {
+		if derr := mo.st.runChunked(cctx, afterPG); derr != nil {
+			mo.log.Warn("deleting the PG records of removed pools and OSDs", "epoch", epoch, "err", derr)
+		}
+	}
+	if len(afterChunks) > 0 {
+		if derr := mo.st.deleteChunks(cctx, afterChunks, l.guard(el, newRev)); derr != nil {
+			mo.log.Warn("deleting unused map chunks; they are swept later", "epoch", epoch, "err", derr)
+			l.sweep = true
+		}
+	}
+	if l.sinceSweep++; l.sinceSweep >= sweepEvery {
+		l.sweep = true
+	}
+	mo.log.Debug("new epoch", "epoch", epoch, "changes", len(acc), "bytes", enc.full.size,
+		"chunks_written", len(written))
 	// Serve the new epoch at once, before the watch brings it, so a
 	// client reads back what it was just told is done.
-	mo.view.addInc(inc)
-	mo.view.set(work, next)
+	mo.view.addInc(enc.inc)
+	mo.view.set(work, enc.next, enc.full.sum, enc.full.chunks)
 	for _, a := range acc {
 		if a.p.onCommit != nil {
 			a.p.onCommit(det, now)
