@@ -173,6 +173,19 @@ func decodeStored(key []byte) (inline []byte, man *pb.ChunkManifest, ids []chunk
 	return nil, man, ids, nil
 }
 
+// storedSum returns the SHA-256 of the value a key holds, inline or
+// chunked (from its manifest).
+func storedSum(key []byte) ([sha256.Size]byte, error) {
+	inline, man, _, err := decodeStored(key)
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	if man == nil {
+		return sha256.Sum256(inline), nil
+	}
+	return [sha256.Size]byte(man.GetSha256()), nil
+}
+
 // assemble rebuilds a chunked value from its manifest and its chunks
 // (by id; missing ones are an error) and checks every checksum.
 func assemble(man *pb.ChunkManifest, chunks map[chunkID][]byte) ([]byte, error) {

@@ -19,6 +19,11 @@
 //     whole at its revision; a torn or mixed read fails its checksums,
 //     it never yields a wrong map. Maps written inline by older
 //     monitors read as before.
+//   - Only a failed guard (the map changed, the election was lost) or a
+//     lost etcd session ends a leadership. Any other failed write leaves
+//     the leader leading, and each change in it is either reported not
+//     made, or, when etcd wrote the epoch but its answer was lost, read
+//     back and reported made.
 //   - Only the leader changes the map; followers forward changes to it.
 //   - Bad input changes nothing: a command is applied to a copy of the
 //     map, validated (the copy must finalize, pools must keep working

@@ -17,6 +17,16 @@ func SetActivateHook(f func()) {
 	testHookActivateChecked.Store(&f)
 }
 
+// SetCommitHook makes f run around each epoch's etcd transaction (see
+// testHookCommit; nil: nothing).
+func SetCommitHook(f func(applied bool) error) {
+	if f == nil {
+		testHookCommit.Store(nil)
+		return
+	}
+	testHookCommit.Store(&f)
+}
+
 // ProposeForTest makes fn's change through mo's leader goroutine, as
 // every change is made (validated, one epoch, written), and returns the
 // epoch; for building maps too large to build command by command.

@@ -2,14 +2,18 @@ package mon_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/loligo/loligo/clustermap"
@@ -219,6 +223,52 @@ func TestLargeCrushMapStored(t *testing.T) {
 	ups := collectUpdates(t, cl, start, start+2)
 	if inc := ups[0].GetIncremental(); inc.GetEpoch() != start+1 || len(inc.GetNewCrush().GetDevices()) != 60000 {
 		t.Fatalf("the incremental to epoch %d: epoch %d with %d devices", start+1, inc.GetEpoch(), len(inc.GetNewCrush().GetDevices()))
+	}
+}
+
+// TestEtcdWriteFailureKeepsLeadership: an epoch's write that fails
+// without a lost guard does not end the leadership. When etcd certainly
+// did not write it, the change is refused as not made and can be
+// retried; when the answer was lost after etcd wrote it, the leader
+// reads the map back and reports the change as made.
+func TestEtcdWriteFailureKeepsLeadership(t *testing.T) {
+	c := testcluster.StartMons(t, 1, testcluster.Options{})
+	cl := c.Client("client.admin", 0)
+	key, rev, _ := leaderKey(t, c)
+	start := getMap(t, cl, 0).Epoch
+	var failBefore, failAfter atomic.Bool
+	mon.SetCommitHook(func(applied bool) error {
+		if !applied && failBefore.Swap(false) {
+			return errors.New("injected: etcd unreachable")
+		}
+		if applied && failAfter.Swap(false) {
+			return errors.New("injected: the answer was lost")
+		}
+		return nil
+	})
+	t.Cleanup(func() { mon.SetCommitHook(nil) })
+
+	failBefore.Store(true)
+	_, err := cl.Command(ctxT(t, time.Minute), poolCreate("p", 8))
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "not made") {
+		t.Fatalf("a change whose write failed: %v; want Unavailable, not made", err)
+	}
+	if m := getMap(t, cl, 0); m.Epoch != start {
+		t.Fatalf("epoch %d after a failed write, want %d", m.Epoch, start)
+	}
+	if rep, err := cl.Command(ctxT(t, time.Minute), poolCreate("p", 8)); err != nil || rep.GetEpoch() != start+1 {
+		t.Fatalf("the retry: epoch %d, %v (want %d)", rep.GetEpoch(), err, start+1)
+	}
+
+	failAfter.Store(true)
+	if rep, err := cl.Command(ctxT(t, time.Minute), poolCreate("q", 8)); err != nil || rep.GetEpoch() != start+2 {
+		t.Fatalf("a change written whose answer was lost: epoch %d, %v (want %d)", rep.GetEpoch(), err, start+2)
+	}
+	if rep, err := cl.Command(ctxT(t, time.Minute), flagCmd("noout", true)); err != nil || rep.GetEpoch() != start+3 {
+		t.Fatalf("the next change: epoch %d, %v (want %d)", rep.GetEpoch(), err, start+3)
+	}
+	if k, r, _ := leaderKey(t, c); k != key || r != rev {
+		t.Fatalf("the leader campaigned again: key %s@%d, was %s@%d", k, r, key, rev)
 	}
 }
 

@@ -2,6 +2,7 @@ package mon
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -62,18 +63,25 @@ type leading struct {
 		changed chan struct{}   // closed when m is replaced
 	}
 
-	// The stored chunks, the leader goroutine's alone: refs counts what
-	// the committed values name (nil: unknown, count before writing);
-	// sweep: delete the chunks nothing names (at the start, after
-	// failures, and every sweepEvery epochs).
+	// How the leader keeps etcd, its goroutine's alone. refs counts what
+	// the committed values name (nil: unknown, count before writing).
+	// unsure: a write's outcome is unknown, so before the next one the
+	// leader writes the fence (no earlier write can land after it) and
+	// reads the map back; pending then holds the checksum of the map
+	// whose epoch may have been written. fenceRev is the fence's
+	// revision every write requires. sweep: delete the chunks nothing
+	// names (after failures, and every sweepEvery epochs).
 	refs       *chunkRefs
+	unsure     bool
+	pending    *[sha256.Size]byte
+	fenceRev   int64
 	sweep      bool
 	sinceSweep int
 }
 
 // guard is what the leader's next write to etcd requires.
 func (l *leading) guard(el *concurrency.Election, mapRev int64) guard {
-	return guard{mapRev: mapRev, leaderKey: el.Key(), leaderRev: el.Rev()}
+	return guard{mapRev: mapRev, leaderKey: el.Key(), leaderRev: el.Rev(), fenceRev: l.fenceRev}
 }
 
 // sweepEvery is how many epochs pass between sweeps of unnamed chunks
@@ -153,8 +161,12 @@ func (mo *Mon) lead(ctx context.Context, sess *concurrency.Session) error {
 		mo.leader.CompareAndSwap(l, nil)
 		close(l.done)
 	}()
-	// Now, so the first change need not.
-	if err := mo.sweepChunks(ctx, el, l, rev); err != nil {
+	// Count the chunks (reads only) now, so the first change need not.
+	// No write of an earlier leadership can land: each required its own
+	// election key.
+	if cur, rev, err = mo.resync(ctx, el, l, cur, rev); errors.Is(err, errLostLead) {
+		return err
+	} else if err != nil {
 		mo.log.Warn("reading the stored map's chunks; trying again before the next change", "err", err)
 	}
 	det := newDetector(mo.cfg.BeaconGrace, mo.cfg.DownOutInterval, mo.cfg.MinReporters)
@@ -179,8 +191,15 @@ func (mo *Mon) lead(ctx context.Context, sess *concurrency.Session) error {
 			}
 			continue
 		case <-tick.C():
-			if l.refs == nil || l.sweep {
-				_ = mo.sweepChunks(ctx, el, l, rev) // on failure, again before the next change
+			if l.unsure || l.refs == nil || l.sweep {
+				next, nextRev, err := mo.resync(ctx, el, l, cur, rev)
+				if errors.Is(err, errLostLead) {
+					return err
+				}
+				if next != cur {
+					cur, rev = next, nextRev
+					l.setCommitted(cur, rev)
+				}
 			}
 			down, out := det.check(cur, mo.clk.Now())
 			if len(down) == 0 && len(out) == 0 {
@@ -204,15 +223,16 @@ func (mo *Mon) lead(ctx context.Context, sess *concurrency.Session) error {
 				}
 			}
 		}
-		next, newRev, err := mo.commitBatch(ctx, el, l, det, cur, rev, batch)
-		if err != nil {
-			if errors.Is(err, ErrStale) {
-				return err
-			}
-			continue
+		// Only a lost guard ends the leadership: after any other failed
+		// write the leader goes on from the map it knows is stored.
+		next, nextRev, err := mo.commitBatch(ctx, el, l, det, cur, rev, batch)
+		if errors.Is(err, errLostLead) {
+			return err
 		}
-		cur, rev = next, newRev
-		l.setCommitted(cur, rev)
+		if next != cur {
+			cur, rev = next, nextRev
+			l.setCommitted(cur, rev)
+		}
 	}
 }
 
@@ -253,27 +273,68 @@ func (mo *Mon) createFirst(ctx context.Context) error {
 	return nil
 }
 
-// sweepChunks counts the chunks the committed values name afresh, and
-// deletes those nothing names (left by a failed write, or by a leader
-// that lost the election while writing).
-func (mo *Mon) sweepChunks(ctx context.Context, el *concurrency.Election, l *leading, rev int64) error {
+// resync brings the leader up to date with etcd before its next write:
+// when a write's outcome is unknown, it writes the fence (so nothing
+// earlier can land later) and adopts the map if the epoch whose write
+// seemed to fail was written after all; then, if the chunk counts are
+// unknown or a sweep is due, it counts them afresh and deletes the
+// chunks nothing names. It returns the map to go on from (cur, or the
+// adopted epoch) even on failure, when the flags stay set for the next
+// try; errLostLead means the map is not one this leadership wrote.
+func (mo *Mon) resync(ctx context.Context, el *concurrency.Election, l *leading, cur *clustermap.Map, rev int64) (*clustermap.Map, int64, error) {
 	rctx, cancel := context.WithTimeout(ctx, mo.cfg.RequestTimeout)
 	defer cancel()
-	refs, orphans, err := mo.st.chunkState(rctx, rev)
-	if err != nil {
-		return err
-	}
-	l.refs = refs
-	if len(orphans) > 0 {
-		if err := mo.st.deleteChunks(rctx, orphans, l.guard(el, rev)); err != nil {
-			l.sweep = true
-			return err
+	for l.unsure {
+		frev, kv, err := mo.st.fence(rctx, rev, el.Key(), el.Rev())
+		if err != nil {
+			return cur, rev, err
 		}
-		mo.log.Info("deleted map chunks nothing names", "chunks", len(orphans))
+		if kv == nil {
+			l.fenceRev, l.unsure, l.pending, l.refs = frev, false, nil, nil
+			break
+		}
+		// The map moved. Only this leadership writes while it holds the
+		// election, so it must be the epoch whose write seemed to fail.
+		sum, err := storedSum(kv.Value)
+		if err != nil || l.pending == nil || sum != *l.pending {
+			return cur, rev, fmt.Errorf("the stored map is not the one this leader wrote: %w", errLostLead)
+		}
+		b, _, err := mo.st.resolve(rctx, kv, nil)
+		if err != nil {
+			return cur, rev, fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		mpb := &pb.OSDMap{}
+		if err := proto.Unmarshal(b, mpb); err != nil {
+			return cur, rev, fmt.Errorf("mon: the stored map is corrupt: %w", err)
+		}
+		m, err := clustermap.FromProto(mpb)
+		if err != nil {
+			return cur, rev, fmt.Errorf("mon: the stored map (epoch %d) is invalid: %w", mpb.GetEpoch(), err)
+		}
+		mo.log.Info("an epoch whose write seemed to fail was written", "epoch", m.Epoch)
+		cur, rev, l.pending, l.refs = m, kv.ModRevision, nil, nil
+		// And fence at the new revision.
 	}
-	l.sweep = false
-	l.sinceSweep = 0
-	return nil
+	if l.refs == nil || l.sweep {
+		refs, orphans, fenceRev, err := mo.st.chunkState(rctx, rev)
+		if err != nil {
+			return cur, rev, err
+		}
+		l.refs, l.fenceRev = refs, fenceRev
+		if len(orphans) > 0 {
+			if err := mo.st.deleteChunks(rctx, orphans, l.guard(el, rev)); err != nil {
+				l.sweep = true
+				if !errors.Is(err, errLostLead) {
+					l.unsure = true // deletions may still land: fence them off
+				}
+				return cur, rev, err
+			}
+			mo.log.Info("deleted map chunks nothing names", "chunks", len(orphans))
+		}
+		l.sweep = false
+		l.sinceSweep = 0
+	}
+	return cur, rev, nil
 }
 
 // encodedEpoch is an epoch ready to write: the map, its incremental, and
@@ -316,16 +377,22 @@ func encodeEpoch(curPB *pb.OSDMap, m *clustermap.Map, epoch uint64, now time.Tim
 
 // commitBatch applies a batch of proposals to cur and writes the result
 // as one epoch. Every proposal gets its answer; a failed proposal does not
-// stop the others.
+// stop the others. It returns the map to go on from (cur, or the epoch it
+// wrote); only errLostLead must end the leadership.
 func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *leading, det *detector, cur *clustermap.Map, rev int64,
 	batch []*proposal) (*clustermap.Map, int64, error) {
-	if l.refs == nil || l.sweep {
-		if err := mo.sweepChunks(ctx, el, l, rev); err != nil && l.refs == nil {
-			err = fmt.Errorf("mon: the leader cannot read the map's chunks from etcd, so the change was not made: %w", err)
+	if l.unsure || l.refs == nil || l.sweep {
+		var err error
+		cur, rev, err = mo.resync(ctx, el, l, cur, rev)
+		if err != nil && (l.unsure || l.refs == nil || errors.Is(err, errLostLead)) {
+			err = fmt.Errorf("mon: the leader cannot bring its view of etcd up to date, so the change was not made: %w", err)
 			for _, p := range batch {
 				p.reply(proposalResult{err: err})
 			}
-			return nil, 0, err
+			return cur, rev, err
+		}
+		if err != nil {
+			mo.log.Warn("sweeping unused map chunks", "err", err) // a chore: changes go on
 		}
 	}
 	epoch := cur.Epoch + 1
@@ -374,7 +441,7 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *lea
 		for _, a := range acc {
 			a.p.reply(proposalResult{err: err})
 		}
-		return nil, 0, err
+		return cur, rev, err
 	}
 	if incEmpty(enc.inc) {
 		for _, a := range acc {
@@ -392,14 +459,14 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *lea
 		for _, a := range acc {
 			a.p.reply(proposalResult{err: err})
 		}
-		return nil, 0, err
+		return cur, rev, err
 	}
 	// The chunks first, each request small; then the epoch's
-	// transaction, which names them. Chunks a failed write leaves are
-	// swept by the next leadership.
+	// transaction, which names them.
 	written, err := mo.st.putChunks(cctx, l.refs.has, enc.full, enc.incv)
 	if err != nil {
-		return fail(fmt.Errorf("%w: epoch %d was not written: %v", ErrStale, epoch, err))
+		mo.dropChunks(cctx, el, l, rev, written)
+		return fail(fmt.Errorf("%w: epoch %d was not written, the change was not made: %w", ErrNotLeader, epoch, err))
 	}
 	refs, dead := l.refs.next(epoch, mo.cfg.IncWindow, enc.full.ids, enc.incv.ids)
 	// What the epoch removes goes in its transaction, unless there is
@@ -417,10 +484,34 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *lea
 	}
 	afterChunks := dead[inTxn:]
 	newRev, err := mo.st.commit(cctx, l.guard(el, rev), epoch, enc.full, enc.incv, extra)
-	if err != nil {
+	switch {
+	case err == nil:
+		l.refs = refs
+	case errors.Is(err, errLostLead):
 		return fail(err)
+	case errors.Is(err, errNotWritten):
+		mo.dropChunks(cctx, el, l, rev, written)
+		return fail(fmt.Errorf("epoch %d was not written, the change was not made: %w", epoch, err))
+	default:
+		// Unknown whether etcd wrote it: fence it off (it can no
+		// longer land later) and read the map back. Chunks this write
+		// stored and nothing names are swept then.
+		l.unsure, l.pending, l.refs = true, &enc.full.sum, nil
+		next, nextRev, rerr := mo.resync(ctx, el, l, cur, rev)
+		switch {
+		case next != cur:
+			newRev, afterChunks = nextRev, nil // written; resync counted its chunks
+			if rerr != nil {
+				mo.log.Warn("counting the map's chunks", "err", rerr)
+			}
+		case errors.Is(rerr, errLostLead):
+			return fail(rerr)
+		case rerr != nil:
+			return fail(fmt.Errorf("%w: epoch %d may or may not have been written (%v; reading it back: %v)", ErrNotLeader, epoch, err, rerr))
+		default:
+			return fail(fmt.Errorf("%w: epoch %d was not written, the change was not made: %v", ErrNotLeader, epoch, err))
+		}
 	}
-	l.refs = refs
 	if len(afterPG) > 0 {
 		if derr := mo.st.runChunked(cctx, afterPG); derr != nil {
 			mo.log.Warn("deleting the PG records of removed pools and OSDs", "epoch", epoch, "err", derr)
@@ -430,6 +521,9 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *lea
 		if derr := mo.st.deleteChunks(cctx, afterChunks, l.guard(el, newRev)); derr != nil {
 			mo.log.Warn("deleting unused map chunks; they are swept later", "epoch", epoch, "err", derr)
 			l.sweep = true
+			if !errors.Is(derr, errLostLead) {
+				l.unsure = true // deletions may still land: fence them off
+			}
 		}
 	}
 	if l.sinceSweep++; l.sinceSweep >= sweepEvery {
@@ -452,6 +546,23 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *lea
 		a.p.reply(a.r)
 	}
 	return work, newRev, nil
+}
+
+// dropChunks deletes the chunks a failed write stored that no committed
+// value names; when it cannot, the next change sweeps them first.
+func (mo *Mon) dropChunks(ctx context.Context, el *concurrency.Election, l *leading, rev int64, written []chunkID) {
+	var unused []chunkID
+	for _, id := range written {
+		if !l.refs.has(id) {
+			unused = append(unused, id)
+		}
+	}
+	if err := mo.st.deleteChunks(ctx, unused, l.guard(el, rev)); err != nil {
+		l.sweep = true
+		if !errors.Is(err, errLostLead) {
+			l.unsure = true
+		}
+	}
 }
 
 func (p *proposal) reply(r proposalResult) {

@@ -8,10 +8,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/loligo/loligo/clustermap"
@@ -28,6 +31,10 @@ import (
 //	chunks/<sha256> one chunk of a large stored value (raw bytes), named
 //	                by the SHA-256 of its bytes in lower-case hex; present
 //	                while the osdmap key or a kept inc/ key names it
+//	fence           empty; the leader writes it after a write whose
+//	                outcome it does not know, and its every write
+//	                requires it unchanged since: the unknown write can
+//	                then never land later
 //	mons/<name>     a monitor's address (pb.MonInfo), kept
 //	alive/<name>    present while the monitor's etcd session lives
 //	election/       the leader election (etcd's concurrency recipe)
@@ -67,6 +74,7 @@ func (s *store) mapKey() string             { return s.prefix + "osdmap" }
 func (s *store) incPrefix() string          { return s.prefix + "inc/" }
 func (s *store) incKey(e uint64) string     { return fmt.Sprintf("%s%020d", s.incPrefix(), e) }
 func (s *store) chunkPrefix() string        { return s.prefix + "chunks/" }
+func (s *store) fenceKey() string           { return s.prefix + "fence" }
 func (s *store) chunkKey(id chunkID) string { return s.chunkPrefix() + id.String() }
 func (s *store) monKey(name string) string  { return s.prefix + "mons/" + name }
 func (s *store) aliveKey(n string) string   { return s.prefix + "alive/" + n }
@@ -187,21 +195,37 @@ func (s *store) create(ctx context.Context, m *clustermap.Map) (bool, error) {
 	return resp.Succeeded, nil
 }
 
+// errLostLead: a guarded write found that the map changed or that this
+// monitor no longer holds the election. Only this ends a leadership: the
+// leader's view of the map can no longer be trusted.
+var errLostLead = fmt.Errorf("%w: the map changed or this monitor lost the election", ErrStale)
+
+// errNotWritten: an etcd write failed and certainly changed nothing.
+var errNotWritten = errors.New("not written")
+
 // guard is what every leader write requires: the map key still at
-// mapRev and the leader's election key (leaderKey, created at leaderRev)
-// still there.
+// mapRev, the leader's election key (leaderKey, created at leaderRev)
+// still there, and the fence key still at fenceRev.
 type guard struct {
 	mapRev    int64
 	leaderKey string
 	leaderRev int64
+	fenceRev  int64
 }
 
 // txn starts a transaction that runs only under g.
 func (s *store) txn(ctx context.Context, g guard) clientv3.Txn {
 	return s.cli.Txn(ctx).If(
 		clientv3.Compare(clientv3.ModRevision(s.mapKey()), "=", g.mapRev),
-		clientv3.Compare(clientv3.CreateRevision(g.leaderKey), "=", g.leaderRev))
+		clientv3.Compare(clientv3.CreateRevision(g.leaderKey), "=", g.leaderRev),
+		clientv3.Compare(clientv3.ModRevision(s.fenceKey()), "=", g.fenceRev))
 }
+
+// testHookCommit, if set, runs around an epoch's transaction: before it
+// (applied false; an error is returned as etcd's, and nothing is sent)
+// and after it succeeded (applied true; an error is returned as if the
+// answer had been lost).
+var testHookCommit atomic.Pointer[func(applied bool) error]
 
 // putChunks writes the chunks of vals that skip does not report stored,
 // in requests of at most chunkWriteBytes. It returns the chunks it wrote
@@ -220,7 +244,7 @@ func (s *store) putChunks(ctx context.Context, skip func(chunkID) bool, vals ...
 		_, err := s.cli.Txn(ctx).Then(ops...).Commit()
 		ops, bytes = ops[:0], 0
 		if err != nil {
-			return fmt.Errorf("writing map chunks: %w", err)
+			return etcdWriteErr("writing map chunks", err)
 		}
 		return nil
 	}
@@ -246,7 +270,8 @@ func (s *store) putChunks(ctx context.Context, skip func(chunkID) bool, vals ...
 
 // deleteChunks deletes chunks under g, in transactions of at most
 // maxTxnOps: while the map is at g's revision, nothing it or a kept
-// incremental names is among them.
+// incremental names is among them. A failed guard is errLostLead; any
+// other error leaves it unknown which transactions landed.
 func (s *store) deleteChunks(ctx context.Context, ids []chunkID, g guard) error {
 	for part := range slices.Chunk(ids, maxTxnOps) {
 		ops := make([]clientv3.Op, len(part))
@@ -258,28 +283,59 @@ func (s *store) deleteChunks(ctx context.Context, ids []chunkID, g guard) error 
 			return fmt.Errorf("%w: deleting unused map chunks: %v", ErrNotLeader, err)
 		}
 		if !resp.Succeeded {
-			return fmt.Errorf("%w: deleting unused map chunks: the map changed or this monitor lost the election", ErrStale)
+			return fmt.Errorf("deleting unused map chunks: %w", errLostLead)
 		}
 	}
 	return nil
 }
 
+// fence writes the fence key if the map is still at mapRev and the
+// leader key (created at leaderRev) exists, and returns its new revision:
+// from then on no earlier write of the leader can land. When the map is
+// not at mapRev it returns what the map key holds instead (kv; nil if
+// nothing), so the caller can tell whether its own unknown write
+// landed.
+func (s *store) fence(ctx context.Context, mapRev int64, leaderKey string, leaderRev int64) (fenceRev int64, kv *mvccpb.KeyValue, err error) {
+	resp, err := s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(s.mapKey()), "=", mapRev),
+			clientv3.Compare(clientv3.CreateRevision(leaderKey), "=", leaderRev)).
+		Then(clientv3.OpPut(s.fenceKey(), "")).
+		Else(clientv3.OpGet(s.mapKey())).
+		Commit()
+	if err != nil {
+		return 0, nil, fmt.Errorf("%w: writing the fence: %v", ErrNotLeader, err)
+	}
+	if resp.Succeeded {
+		return resp.Header.Revision, nil, nil
+	}
+	kvs := resp.Responses[0].GetResponseRange().GetKvs()
+	if len(kvs) == 0 || kvs[0].ModRevision == mapRev {
+		return 0, nil, fmt.Errorf("writing the fence: %w", errLostLead)
+	}
+	return 0, kvs[0], nil
+}
+
 // chunkState reads, at one revision, what the leader needs to keep
 // chunks: the chunks the map (which must still be at mapRev) and the
-// kept incrementals name, and the stored chunks nothing names (left by
-// a write that failed, or by an earlier leader).
-func (s *store) chunkState(ctx context.Context, mapRev int64) (*chunkRefs, []chunkID, error) {
-	resp, err := s.cli.Get(ctx, s.mapKey())
+// kept incrementals name, the stored chunks nothing names (left by a
+// write that failed, or by an earlier leader), and the fence's
+// revision.
+func (s *store) chunkState(ctx context.Context, mapRev int64) (refs *chunkRefs, orphans []chunkID, fenceRev int64, err error) {
+	resp, err := s.cli.Txn(ctx).Then(clientv3.OpGet(s.mapKey()), clientv3.OpGet(s.fenceKey())).Commit()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: reading the map from etcd: %v", ErrNotLeader, err)
+		return nil, nil, 0, fmt.Errorf("%w: reading the map from etcd: %v", ErrNotLeader, err)
 	}
-	if len(resp.Kvs) == 0 || resp.Kvs[0].ModRevision != mapRev {
-		return nil, nil, fmt.Errorf("%w: reading the map's chunks: the map changed", ErrStale)
+	mkv, fkv := resp.Responses[0].GetResponseRange().GetKvs(), resp.Responses[1].GetResponseRange().GetKvs()
+	if len(mkv) == 0 || mkv[0].ModRevision != mapRev {
+		return nil, nil, 0, fmt.Errorf("reading the map's chunks: %w", errLostLead)
+	}
+	if len(fkv) > 0 {
+		fenceRev = fkv[0].ModRevision
 	}
 	at := resp.Header.Revision
-	_, _, mapIDs, err := decodeStored(resp.Kvs[0].Value)
+	_, _, mapIDs, err := decodeStored(mkv[0].Value)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mon: the stored map: %w", err)
+		return nil, nil, 0, fmt.Errorf("mon: the stored map: %w", err)
 	}
 	incIDs := map[uint64][]chunkID{}
 	// Page through the incrementals: the inline ones are read too, up to
@@ -288,7 +344,7 @@ func (s *store) chunkState(ctx context.Context, mapRev int64) (*chunkRefs, []chu
 		page, err := s.cli.Get(ctx, from, clientv3.WithRange(clientv3.GetPrefixRangeEnd(s.incPrefix())),
 			clientv3.WithRev(at), clientv3.WithLimit(64))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: reading incrementals: %v", ErrNotLeader, err)
+			return nil, nil, 0, fmt.Errorf("%w: reading incrementals: %v", ErrNotLeader, err)
 		}
 		for _, kv := range page.Kvs {
 			e, ok := s.incEpoch(kv.Key)
@@ -297,7 +353,7 @@ func (s *store) chunkState(ctx context.Context, mapRev int64) (*chunkRefs, []chu
 			}
 			_, _, ids, err := decodeStored(kv.Value)
 			if err != nil {
-				return nil, nil, fmt.Errorf("mon: %s: %w", kv.Key, err)
+				return nil, nil, 0, fmt.Errorf("mon: %s: %w", kv.Key, err)
 			}
 			if ids != nil {
 				incIDs[e] = ids
@@ -308,14 +364,13 @@ func (s *store) chunkState(ctx context.Context, mapRev int64) (*chunkRefs, []chu
 		}
 		from = string(page.Kvs[len(page.Kvs)-1].Key) + "\x00"
 	}
-	refs := newChunkRefs(mapIDs, incIDs)
-	var orphans []chunkID
+	refs = newChunkRefs(mapIDs, incIDs)
 	stored := map[chunkID]bool{}
 	for from := s.chunkPrefix(); ; {
 		page, err := s.cli.Get(ctx, from, clientv3.WithRange(clientv3.GetPrefixRangeEnd(s.chunkPrefix())),
 			clientv3.WithRev(at), clientv3.WithKeysOnly(), clientv3.WithLimit(1000))
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: listing map chunks: %v", ErrNotLeader, err)
+			return nil, nil, 0, fmt.Errorf("%w: listing map chunks: %v", ErrNotLeader, err)
 		}
 		for _, kv := range page.Kvs {
 			var id chunkID
@@ -340,16 +395,18 @@ func (s *store) chunkState(ctx context.Context, mapRev int64) (*chunkRefs, []chu
 			delete(refs.n, id)
 		}
 	}
-	return refs, orphans, nil
+	return refs, orphans, fenceRev, nil
 }
 
 // commit writes full (the map of epoch) and inc (its incremental), whose
 // chunks must be stored already, in one transaction under g (the map
-// still at the revision the leader read, the leader still elected). It
-// trims incrementals older than the window, and runs extra (deletions of
-// what the new epoch removed, and of chunks no longer named) in the same
-// transaction. It returns the new revision; ErrStale means the guard
-// failed and nothing was written.
+// still at the revision the leader read, the leader still elected, the
+// fence unchanged). It trims incrementals older than the window, and
+// runs extra (deletions of what the new epoch removed, and of chunks no
+// longer named) in the same transaction. It returns the new revision. A
+// failed guard is errLostLead; an etcd error that certainly wrote
+// nothing wraps errNotWritten; any other error leaves it unknown whether
+// the epoch was written.
 func (s *store) commit(ctx context.Context, g guard, epoch uint64, full, inc *storedValue, extra []clientv3.Op) (int64, error) {
 	ops := []clientv3.Op{
 		clientv3.OpPut(s.mapKey(), string(full.key)),
@@ -361,14 +418,39 @@ func (s *store) commit(ctx context.Context, g guard, epoch uint64, full, inc *st
 		ops = append(ops, clientv3.OpDelete(s.incKey(0), clientv3.WithRange(s.incKey(epoch-s.incWindow+1))))
 	}
 	ops = append(ops, extra...)
+	if h := testHookCommit.Load(); h != nil {
+		if err := (*h)(false); err != nil {
+			return 0, fmt.Errorf("writing epoch %d: %w", epoch, err)
+		}
+	}
 	resp, err := s.txn(ctx, g).Then(ops...).Commit()
 	if err != nil {
-		return 0, fmt.Errorf("%w: writing epoch %d: %v", ErrStale, epoch, err)
+		return 0, etcdWriteErr(fmt.Sprintf("writing epoch %d", epoch), err)
 	}
 	if !resp.Succeeded {
-		return 0, fmt.Errorf("%w: epoch %d was not written: the map changed or this monitor lost the election", ErrStale, epoch)
+		return 0, fmt.Errorf("epoch %d was not written: %w", epoch, errLostLead)
+	}
+	if h := testHookCommit.Load(); h != nil {
+		if err := (*h)(true); err != nil {
+			return 0, fmt.Errorf("writing epoch %d: %w", epoch, err)
+		}
 	}
 	return resp.Header.Revision, nil
+}
+
+// etcdWriteErr describes a failed etcd write. Errors that certainly
+// wrote nothing wrap errNotWritten: a request etcd or its client refuses
+// as too large (etcd's --max-request-bytes is set below what the monitor
+// sends, at most about 1 MiB) or as too many operations.
+func etcdWriteErr(what string, err error) error {
+	switch {
+	case errors.Is(err, rpctypes.ErrRequestTooLarge), status.Code(err) == codes.ResourceExhausted:
+		return fmt.Errorf("%s: %w: etcd refused the request as too large (%v); the monitor sends at most about %d KiB in one, so etcd's --max-request-bytes must be above that (its default is 1.5 MiB)",
+			what, errNotWritten, err, max(chunkWriteBytes, 2*inlineMax)>>10)
+	case errors.Is(err, rpctypes.ErrTooManyOps):
+		return fmt.Errorf("%s: %w: etcd refused the request: %v", what, errNotWritten, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // incrementals returns the stored incrementals for epochs from..to
