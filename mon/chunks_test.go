@@ -3,6 +3,7 @@ package mon
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -231,4 +232,27 @@ func equalIDs(a, b []chunkID) bool {
 		}
 	}
 	return true
+}
+
+// TestMaxMapSizeConfig: the limit defaults to DefaultMaxMapSize and may
+// not exceed what one gRPC message carries.
+func TestMaxMapSizeConfig(t *testing.T) {
+	base := Config{Name: "a", FSID: "f", Addr: "127.0.0.1:0", CAFile: "ca", CertFile: "c", KeyFile: "k",
+		EtcdEndpoints: []string{"https://127.0.0.1:1"}}
+	c, err := base.withDefaults()
+	if err != nil || c.MaxMapSize != DefaultMaxMapSize {
+		t.Fatalf("default MaxMapSize %d, %v", c.MaxMapSize, err)
+	}
+	for _, bad := range []int{-1, MaxMapSizeLimit + 1} {
+		b := base
+		b.MaxMapSize = bad
+		if _, err := b.withDefaults(); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("MaxMapSize %d: %v, want ErrInvalid", bad, err)
+		}
+	}
+	b := base
+	b.MaxMapSize = MaxMapSizeLimit
+	if _, err := b.withDefaults(); err != nil {
+		t.Fatal(err)
+	}
 }

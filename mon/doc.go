@@ -24,6 +24,10 @@
 //     the leader leading, and each change in it is either reported not
 //     made, or, when etcd wrote the epoch but its answer was lost, read
 //     back and reported made.
+//   - The map and each incremental are at most Config.MaxMapSize bytes,
+//     which one gRPC message always carries: a change that would pass it
+//     is refused (ErrTooBig, naming both sizes) before anything is
+//     written, and the changes batched with it are still made.
 //   - Only the leader changes the map; followers forward changes to it.
 //   - Bad input changes nothing: a command is applied to a copy of the
 //     map, validated (the copy must finalize, pools must keep working

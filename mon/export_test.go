@@ -17,6 +17,26 @@ func SetActivateHook(f func()) {
 	testHookActivateChecked.Store(&f)
 }
 
+// SetBatchHook makes f run in the leader goroutine when a batch starts,
+// with the proposals it holds so far, before it takes the queued ones
+// (nil: nothing); f may block so that more queue.
+func SetBatchHook(f func(n int)) {
+	if f == nil {
+		testHookBatch.Store(nil)
+		return
+	}
+	testHookBatch.Store(&f)
+}
+
+// QueuedProposals is how many changes wait for mo's leader goroutine
+// (0 when mo does not lead).
+func QueuedProposals(mo *Mon) int {
+	if l := mo.leader.Load(); l != nil {
+		return len(l.proposals)
+	}
+	return 0
+}
+
 // SetCommitHook makes f run around each epoch's etcd transaction (see
 // testHookCommit; nil: nothing).
 func SetCommitHook(f func(applied bool) error) {

@@ -226,6 +226,89 @@ func TestLargeCrushMapStored(t *testing.T) {
 	}
 }
 
+// TestOversizedChangeRefused: with a limit on the map's size, a change
+// that passes it is refused with an error naming the size and the
+// limit, and nothing else happens: the changes batched with it commit
+// (those before it in its epoch, those after it in the next), and the
+// leader keeps its election key.
+func TestOversizedChangeRefused(t *testing.T) {
+	const limit = 1 << 20
+	c := testcluster.StartMons(t, 1, testcluster.Options{MaxMapSize: limit})
+	cl := c.Client("client.admin", 0)
+	key, rev, _ := leaderKey(t, c)
+	start := getMap(t, cl, 0).Epoch
+	leader := c.Mons[0].M
+
+	// Hold the leader at its next batch until three changes are queued
+	// behind one another: pool a, the oversized CRUSH map, pool b.
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	mon.SetBatchHook(func(int) {
+		if once.CompareAndSwap(false, true) {
+			close(entered)
+			<-release
+		}
+	})
+	t.Cleanup(func() { mon.SetBatchHook(nil) })
+	type answer struct {
+		rep *pb.CommandReply
+		err error
+	}
+	send := func(req *pb.CommandRequest) chan answer {
+		ch := make(chan answer, 1)
+		go func() {
+			rep, err := cl.Command(ctxT(t, 2*time.Minute), req)
+			ch <- answer{rep, err}
+		}()
+		return ch
+	}
+	waitQueued := func(n int) {
+		for deadline := time.Now().Add(time.Minute); mon.QueuedProposals(leader) < n; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d changes queued, want %d", mon.QueuedProposals(leader), n)
+			}
+		}
+	}
+	a := send(poolCreate("a", 8))
+	<-entered
+	big := send(setCrush(crushText(30000, 10, "unused")))
+	waitQueued(1)
+	b := send(poolCreate("b", 8))
+	waitQueued(2)
+	close(release)
+
+	ra, rbig, rb := <-a, <-big, <-b
+	if ra.err != nil || ra.rep.GetEpoch() != start+1 {
+		t.Fatalf("pool a: epoch %d, %v (want %d)", ra.rep.GetEpoch(), ra.err, start+1)
+	}
+	if status.Code(rbig.err) != codes.InvalidArgument || !strings.Contains(rbig.err.Error(), fmt.Sprint(limit)) {
+		t.Fatalf("the oversized map: %v; want InvalidArgument naming the limit (%d bytes)", rbig.err, limit)
+	}
+	t.Logf("refused: %v", status.Convert(rbig.err).Message())
+	if rb.err != nil || rb.rep.GetEpoch() != start+2 {
+		t.Fatalf("pool b: epoch %d, %v (want %d)", rb.rep.GetEpoch(), rb.err, start+2)
+	}
+	// And a change after it.
+	if rep, err := cl.Command(ctxT(t, time.Minute), flagCmd("noout", true)); err != nil || rep.GetEpoch() != start+3 {
+		t.Fatalf("the next change: epoch %d, %v (want %d)", rep.GetEpoch(), err, start+3)
+	}
+	if k, r, _ := leaderKey(t, c); k != key || r != rev || !leader.IsLeader() {
+		t.Fatalf("the leader campaigned again: key %s@%d, was %s@%d", k, r, key, rev)
+	}
+	m := getMap(t, cl, 0)
+	_, pa := m.PoolByName("a")
+	_, pb2 := m.PoolByName("b")
+	if _, big := m.Crush.ItemName(29999); big || pa != nil || pb2 != nil {
+		t.Fatalf("epoch %d: the refused map went in (%v), or a pool is missing (%v, %v)", m.Epoch, big, pa, pb2)
+	}
+	// A dry run of it says it is too big, too.
+	dry := setCrush(crushText(30000, 10, "unused"))
+	dry.DryRun = true
+	if _, err := cl.Command(ctxT(t, time.Minute), dry); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("dry run of the oversized map: %v", err)
+	}
+}
+
 // TestEtcdWriteFailureKeepsLeadership: an epoch's write that fails
 // without a lost guard does not end the leadership. When etcd certainly
 // did not write it, the change is refused as not made and can be

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -174,58 +175,68 @@ func (mo *Mon) lead(ctx context.Context, sess *concurrency.Session) error {
 	tick := mo.clk.NewTicker(mo.cfg.TickInterval)
 	defer tick.Stop()
 
+	// carry holds proposals a batch left for the next: those after one
+	// refused as too big.
+	var carry []*proposal
 	for {
-		var batch []*proposal
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-sess.Done():
-			return fmt.Errorf("%w: etcd session expired", ErrStale)
-		case ev := <-l.events:
-			now := mo.clk.Now()
-			switch {
-			case ev.report:
-				det.report(ev.id, ev.reporter, ev.failed, now)
-			default:
-				det.beacon(ev.id, now)
-			}
-			continue
-		case <-tick.C():
-			if l.unsure || l.refs == nil || l.sweep {
-				next, nextRev, err := mo.resync(ctx, el, l, cur, rev)
-				if errors.Is(err, errLostLead) {
-					return err
-				}
-				if next != cur {
-					cur, rev = next, nextRev
-					l.setCommitted(cur, rev)
-				}
-			}
-			down, out := det.check(cur, mo.clk.Now())
-			if len(down) == 0 && len(out) == 0 {
-				continue
-			}
-			mo.log.Info("failure detector", "down", down, "out", out)
-			batch = append(batch, &proposal{fn: func(m *clustermap.Map, _ uint64, now time.Time) (cmdResult, error) {
-				markDown(m, down, now)
-				markAutoOut(m, out)
-				return cmdResult{msg: fmt.Sprintf("marked down %v, out %v", down, out)}, nil
-			}})
-		case p := <-l.proposals:
-			batch = append(batch, p)
-		drain:
-			for len(batch) < maxBatch {
-				select {
-				case p := <-l.proposals:
-					batch = append(batch, p)
+		batch := carry
+		carry = nil
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-sess.Done():
+				return fmt.Errorf("%w: etcd session expired", ErrStale)
+			case ev := <-l.events:
+				now := mo.clk.Now()
+				switch {
+				case ev.report:
+					det.report(ev.id, ev.reporter, ev.failed, now)
 				default:
-					break drain
+					det.beacon(ev.id, now)
 				}
+				continue
+			case <-tick.C():
+				if l.unsure || l.refs == nil || l.sweep {
+					next, nextRev, err := mo.resync(ctx, el, l, cur, rev)
+					if errors.Is(err, errLostLead) {
+						return err
+					}
+					if next != cur {
+						cur, rev = next, nextRev
+						l.setCommitted(cur, rev)
+					}
+				}
+				down, out := det.check(cur, mo.clk.Now())
+				if len(down) == 0 && len(out) == 0 {
+					continue
+				}
+				mo.log.Info("failure detector", "down", down, "out", out)
+				batch = append(batch, &proposal{fn: func(m *clustermap.Map, _ uint64, now time.Time) (cmdResult, error) {
+					markDown(m, down, now)
+					markAutoOut(m, out)
+					return cmdResult{msg: fmt.Sprintf("marked down %v, out %v", down, out)}, nil
+				}})
+			case p := <-l.proposals:
+				batch = append(batch, p)
+			}
+		}
+		if h := testHookBatch.Load(); h != nil {
+			(*h)(len(batch))
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case p := <-l.proposals:
+				batch = append(batch, p)
+			default:
+				break drain
 			}
 		}
 		// Only a lost guard ends the leadership: after any other failed
 		// write the leader goes on from the map it knows is stored.
-		next, nextRev, err := mo.commitBatch(ctx, el, l, det, cur, rev, batch)
+		next, nextRev, rest, err := mo.commitBatch(ctx, el, l, det, cur, rev, batch)
+		carry = rest
 		if errors.Is(err, errLostLead) {
 			return err
 		}
@@ -272,6 +283,11 @@ func (mo *Mon) createFirst(ctx context.Context) error {
 	}
 	return nil
 }
+
+// testHookBatch, if set, runs in the leader goroutine when a batch
+// starts, with the number of proposals it holds so far, before it takes
+// the queued ones; it may block to let more queue.
+var testHookBatch atomic.Pointer[func(n int)]
 
 // resync brings the leader up to date with etcd before its next write:
 // when a write's outcome is unknown, it writes the fence (so nothing
@@ -346,8 +362,9 @@ type encodedEpoch struct {
 }
 
 // encodeEpoch makes m, cur changed by proposals, epoch e and encodes it
-// and its incremental from cur (curPB).
-func encodeEpoch(curPB *pb.OSDMap, m *clustermap.Map, epoch uint64, now time.Time) (*encodedEpoch, error) {
+// and its incremental from cur (curPB); a map or incremental larger than
+// MaxMapSize is ErrTooBig.
+func (mo *Mon) encodeEpoch(curPB *pb.OSDMap, m *clustermap.Map, epoch uint64, now time.Time) (*encodedEpoch, error) {
 	m.Epoch = epoch
 	m.Modified = now
 	if err := m.Finalize(); err != nil {
@@ -366,6 +383,15 @@ func encodeEpoch(curPB *pb.OSDMap, m *clustermap.Map, epoch uint64, now time.Tim
 	if err != nil {
 		return nil, err
 	}
+	for _, v := range []struct {
+		what string
+		n    int
+	}{{"the map", len(fb)}, {"the incremental that makes it", len(ib)}} {
+		if v.n > mo.cfg.MaxMapSize {
+			return nil, fmt.Errorf("%w: with this change %s would be %s (%d bytes), above the monitor's limit of %s (%d bytes, its MaxMapSize); nothing was changed",
+				ErrTooBig, v.what, mib(v.n), v.n, mib(mo.cfg.MaxMapSize), mo.cfg.MaxMapSize)
+		}
+	}
 	if enc.full, err = encodeValue(fb); err != nil {
 		return nil, err
 	}
@@ -375,12 +401,15 @@ func encodeEpoch(curPB *pb.OSDMap, m *clustermap.Map, epoch uint64, now time.Tim
 	return enc, nil
 }
 
+func mib(n int) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
 // commitBatch applies a batch of proposals to cur and writes the result
-// as one epoch. Every proposal gets its answer; a failed proposal does not
-// stop the others. It returns the map to go on from (cur, or the epoch it
-// wrote); only errLostLead must end the leadership.
+// as one epoch. Every proposal gets its answer, but those it returns to
+// carry to the next batch; a failed proposal does not stop the others.
+// It returns the map to go on from (cur, or the epoch it wrote); only
+// errLostLead must end the leadership.
 func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *leading, det *detector, cur *clustermap.Map, rev int64,
-	batch []*proposal) (*clustermap.Map, int64, error) {
+	batch []*proposal) (*clustermap.Map, int64, []*proposal, error) {
 	if l.unsure || l.refs == nil || l.sweep {
 		var err error
 		cur, rev, err = mo.resync(ctx, el, l, cur, rev)
@@ -389,7 +418,7 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *lea
 			for _, p := range batch {
 				p.reply(proposalResult{err: err})
 			}
-			return cur, rev, err
+			return cur, rev, nil, err
 		}
 		if err != nil {
 			mo.log.Warn("sweeping unused map chunks", "err", err) // a chore: changes go on
@@ -402,6 +431,7 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *lea
 		p   *proposal
 		r   proposalResult
 		chg bool
+		m   *clustermap.Map // the map after p (and those before it)
 	}
 	var acc []accepted
 	for _, p := range batch {
@@ -426,22 +456,52 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *lea
 			}
 		}
 		if p.dryRun {
+			if _, err := mo.encodeEpoch(work.ToProto(), c, epoch, now); errors.Is(err, ErrTooBig) {
+				r.err = err
+			}
 			p.reply(r)
 			continue
 		}
 		chg := !incEmpty(clustermap.Diff(work, c))
 		work = c
-		acc = append(acc, accepted{p: p, r: r, chg: chg})
+		acc = append(acc, accepted{p: p, r: r, chg: chg, m: c})
 	}
 	if work == cur {
-		return cur, rev, nil
+		return cur, rev, nil, nil
 	}
-	enc, err := encodeEpoch(cur.ToProto(), work, epoch, now)
+	curPB := cur.ToProto()
+	enc, err := mo.encodeEpoch(curPB, work, epoch, now)
+	var carry []*proposal
+	if errors.Is(err, ErrTooBig) {
+		// Find the first proposal whose result does not fit: it is
+		// refused, those before it make the epoch, those after it go to
+		// the next batch (they were applied on top of it).
+		k, kerr := 0, error(nil)
+		for ; k < len(acc) && kerr == nil; k++ {
+			var e *encodedEpoch
+			if e, kerr = mo.encodeEpoch(curPB, acc[k].m, epoch, now); kerr == nil {
+				enc = e
+			}
+		}
+		err = nil
+		if kerr != nil { // always: the last one is the whole batch
+			k--
+			acc[k].p.reply(proposalResult{err: kerr})
+			for _, a := range acc[k+1:] {
+				carry = append(carry, a.p)
+			}
+			acc = acc[:k]
+			if k == 0 {
+				return cur, rev, carry, nil
+			}
+		}
+		work = acc[len(acc)-1].m
+	}
 	if err != nil {
 		for _, a := range acc {
 			a.p.reply(proposalResult{err: err})
 		}
-		return cur, rev, err
+		return cur, rev, carry, err
 	}
 	if incEmpty(enc.inc) {
 		for _, a := range acc {
@@ -450,23 +510,26 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *lea
 			}
 			a.p.reply(a.r) // nothing to write: each was a no-op
 		}
-		return cur, rev, nil
+		return cur, rev, carry, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, mo.cfg.RequestTimeout)
 	defer cancel()
-	fail := func(err error) (*clustermap.Map, int64, error) {
+	fail := func(err error) (*clustermap.Map, int64, []*proposal, error) {
 		mo.log.Warn("epoch not written", "epoch", epoch, "err", err)
 		for _, a := range acc {
 			a.p.reply(proposalResult{err: err})
 		}
-		return cur, rev, err
+		return cur, rev, carry, err
 	}
 	// The chunks first, each request small; then the epoch's
 	// transaction, which names them.
 	written, err := mo.st.putChunks(cctx, l.refs.has, enc.full, enc.incv)
 	if err != nil {
 		mo.dropChunks(cctx, el, l, rev, written)
-		return fail(fmt.Errorf("%w: epoch %d was not written, the change was not made: %w", ErrNotLeader, epoch, err))
+		if !errors.Is(err, ErrTooBig) {
+			err = fmt.Errorf("%w: %w", ErrNotLeader, err)
+		}
+		return fail(fmt.Errorf("epoch %d was not written, the change was not made: %w", epoch, err))
 	}
 	refs, dead := l.refs.next(epoch, mo.cfg.IncWindow, enc.full.ids, enc.incv.ids)
 	// What the epoch removes goes in its transaction, unless there is
@@ -545,7 +608,7 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *lea
 		}
 		a.p.reply(a.r)
 	}
-	return work, newRev, nil
+	return work, newRev, carry, nil
 }
 
 // dropChunks deletes the chunks a failed write stored that no committed

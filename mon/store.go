@@ -440,13 +440,14 @@ func (s *store) commit(ctx context.Context, g guard, epoch uint64, full, inc *st
 
 // etcdWriteErr describes a failed etcd write. Errors that certainly
 // wrote nothing wrap errNotWritten: a request etcd or its client refuses
-// as too large (etcd's --max-request-bytes is set below what the monitor
-// sends, at most about 1 MiB) or as too many operations.
+// as too large (also ErrTooBig: etcd's --max-request-bytes is set below
+// what the monitor sends, at most about 1 MiB) or as too many
+// operations.
 func etcdWriteErr(what string, err error) error {
 	switch {
 	case errors.Is(err, rpctypes.ErrRequestTooLarge), status.Code(err) == codes.ResourceExhausted:
-		return fmt.Errorf("%s: %w: etcd refused the request as too large (%v); the monitor sends at most about %d KiB in one, so etcd's --max-request-bytes must be above that (its default is 1.5 MiB)",
-			what, errNotWritten, err, max(chunkWriteBytes, 2*inlineMax)>>10)
+		return fmt.Errorf("%s: %w: %w: etcd refused the request as too large (%v); the monitor sends at most about %d KiB in one, so etcd's --max-request-bytes must be above that (its default is 1.5 MiB)",
+			what, ErrTooBig, errNotWritten, err, max(chunkWriteBytes, 2*inlineMax)>>10)
 	case errors.Is(err, rpctypes.ErrTooManyOps):
 		return fmt.Errorf("%s: %w: etcd refused the request: %v", what, errNotWritten, err)
 	}
