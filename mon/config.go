@@ -9,6 +9,7 @@ import (
 
 	"github.com/loligo/loligo/internal/clock"
 	"github.com/loligo/loligo/internal/pki"
+	"github.com/loligo/loligo/internal/transport"
 )
 
 // Config configures one monitor. Fields marked required must be set; the
@@ -81,6 +82,17 @@ type Config struct {
 	ConfirmPercent int
 	// Limits bound pools (zero value: Ceph's defaults).
 	Limits Limits
+	// MaxMapSize bounds, in bytes, the encoded OSD map and each
+	// incremental (default 32 MiB; at most MaxMapSizeLimit). A change
+	// that would make a larger one is refused with ErrTooBig, naming the
+	// sizes, and changes nothing. The map is stored in etcd in chunks, so
+	// etcd's request limits do not bound it; the default is some ten
+	// times the map of the largest real cluster (10,000 OSDs and 100
+	// pools make 1.3 MB here, a 60,000-device CRUSH map 2.7 MB; Ceph's
+	// maps of such clusters run to a few MB), and half of what one gRPC
+	// message carries, which leaves room for the crushtool text that
+	// setcrushmap sends.
+	MaxMapSize int
 	// RequestTimeout bounds one etcd or forwarded request (default 10s).
 	RequestTimeout time.Duration
 	// PGStaleAfter is how old a PG's newest report may be before PGDump,
@@ -120,6 +132,15 @@ func (c *Config) checkEtcdTrust() error {
 	}
 	return nil
 }
+
+// DefaultMaxMapSize is Config.MaxMapSize's default.
+const DefaultMaxMapSize = 32 << 20
+
+// MaxMapSizeLimit is the largest Config.MaxMapSize: the map travels
+// whole in one gRPC message (GetMap, a subscription's full map), and
+// OSDs, clients and monitors all accept messages up to
+// transport.MaxMessage; 64 KiB are left for the message around it.
+const MaxMapSizeLimit = transport.MaxMessage - 64<<10
 
 func (c *Config) withDefaults() (Config, error) {
 	out := *c
@@ -176,6 +197,13 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.IncWindow == 0 {
 		out.IncWindow = 500
+	}
+	switch {
+	case out.MaxMapSize == 0:
+		out.MaxMapSize = DefaultMaxMapSize
+	case out.MaxMapSize < 0 || out.MaxMapSize > MaxMapSizeLimit:
+		return out, fmt.Errorf("%w: MaxMapSize %d: use 1..%d bytes (what one gRPC message carries to OSDs and clients, less room for its envelope)",
+			ErrInvalid, out.MaxMapSize, MaxMapSizeLimit)
 	}
 	if out.ConfirmPercent == 0 {
 		out.ConfirmPercent = 10

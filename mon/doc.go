@@ -20,6 +20,22 @@
 //     the revision the leader read and the leader still holds the
 //     election: epochs never repeat, skip or go back, even when two
 //     monitors both believe they lead.
+//   - A map or incremental too large for one etcd request is stored as
+//     chunks named by their SHA-256, written before the epoch's
+//     transaction, which names them in a manifest. A chunk is deleted
+//     only once no kept value names it, so every kept epoch reads back
+//     whole at its revision; a torn or mixed read fails its checksums,
+//     it never yields a wrong map. Maps written inline by older
+//     monitors read as before.
+//   - Only a failed guard (the map changed, the election was lost) or a
+//     lost etcd session ends a leadership. Any other failed write leaves
+//     the leader leading, and each change in it is either reported not
+//     made, or, when etcd wrote the epoch but its answer was lost, read
+//     back and reported made.
+//   - The map and each incremental are at most Config.MaxMapSize bytes,
+//     which one gRPC message always carries: a change that would pass it
+//     is refused (ErrTooBig, naming both sizes) before anything is
+//     written, and the changes batched with it are still made.
 //   - Only the leader changes the map; followers forward changes to it.
 //   - Bad input changes nothing: a command is applied to a copy of the
 //     map, validated (the copy must finalize, pools must keep working
@@ -29,8 +45,8 @@
 //     of the map it was checked against, so no record names an interval
 //     that a committed epoch had already replaced.
 //   - The map logic (commands.go, osdops.go, failure.go, health.go,
-//     pgs.go, pghealth.go) is pure: maps and times in, maps and decisions
-//     out. Goroutines, etcd and gRPC live in mon.go, leader.go, store.go,
+//     pgs.go, pghealth.go) and the chunking of stored values (chunks.go)
+//     are pure: maps, bytes and times in, maps, bytes and decisions out. Goroutines, etcd and gRPC live in mon.go, leader.go, store.go,
 //     pgstore.go, server.go and pgserver.go.
 //
 // Only cmd/loligo and test harnesses import mon. It is the only package

@@ -25,6 +25,9 @@ var (
 	// ErrConfirm: the change moves more data than the threshold allows
 	// without --yes.
 	ErrConfirm = errors.New("confirmation needed")
+	// ErrTooBig: the change would make a map or incremental larger than
+	// the monitor stores (Config.MaxMapSize); nothing changed.
+	ErrTooBig = errors.New("too big")
 	// ErrDenied: the caller's entity may not do this.
 	ErrDenied = errors.New("permission denied")
 	// ErrNotLeader: this monitor is not the leader and cannot reach it.
@@ -46,7 +49,7 @@ func grpcError(err error) error {
 	code := codes.Internal
 	switch {
 	case errors.Is(err, ErrInvalid), errors.Is(err, crush.ErrSyntax), errors.Is(err, crush.ErrInvalidMap),
-		errors.Is(err, clustermap.ErrInvalid):
+		errors.Is(err, clustermap.ErrInvalid), errors.Is(err, ErrTooBig):
 		code = codes.InvalidArgument
 	case errors.Is(err, ErrNotFound), errors.Is(err, clustermap.ErrNoPool):
 		code = codes.NotFound

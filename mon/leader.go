@@ -2,10 +2,12 @@ package mon
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -64,7 +66,31 @@ type leading struct {
 		rev     int64           // etcd mod revision of the osdmap key holding m
 		changed chan struct{}   // closed when m is replaced
 	}
+
+	// How the leader keeps etcd, its goroutine's alone. refs counts what
+	// the committed values name (nil: unknown, count before writing).
+	// unsure: a write's outcome is unknown, so before the next one the
+	// leader writes the fence (no earlier write can land after it) and
+	// reads the map back; pending then holds the checksum of the map
+	// whose epoch may have been written. fenceRev is the fence's
+	// revision every write requires. sweep: delete the chunks nothing
+	// names (after failures, and every sweepEvery epochs).
+	refs       *chunkRefs
+	unsure     bool
+	pending    *[sha256.Size]byte
+	fenceRev   int64
+	sweep      bool
+	sinceSweep int
 }
+
+// guard is what the leader's next write to etcd requires.
+func (l *leading) guard(el *concurrency.Election, mapRev int64) guard {
+	return guard{mapRev: mapRev, leaderKey: el.Key(), leaderRev: el.Rev(), fenceRev: l.fenceRev}
+}
+
+// sweepEvery is how many epochs pass between sweeps of unnamed chunks
+// (a leader that lost the election while writing chunks leaves some).
+const sweepEvery = 512
 
 // setCommitted publishes m, which the osdmap key holds at revision rev.
 // Only the leader goroutine calls it.
@@ -139,81 +165,117 @@ func (mo *Mon) lead(ctx context.Context, sess *concurrency.Session) error {
 		mo.leader.CompareAndSwap(l, nil)
 		close(l.done)
 	}()
+	// Count the chunks (reads only) now, so the first change need not.
+	// No write of an earlier leadership can land: each required its own
+	// election key.
+	if cur, rev, err = mo.resync(ctx, el, l, cur, rev); errors.Is(err, errLostLead) {
+		return err
+	} else if err != nil {
+		mo.log.Warn("reading the stored map's chunks; trying again before the next change", "err", err)
+	}
 	det := newDetector(mo.cfg.BeaconGrace, mo.cfg.DownOutInterval, mo.cfg.MinReporters)
 	det.check(cur, mo.clk.Now()) // everything up counts as heard from now
 	tick := mo.clk.NewTicker(mo.cfg.TickInterval)
 	defer tick.Stop()
 
+	// carry holds proposals a batch left for the next: those after one
+	// refused as too big.
+	var carry []*proposal
 	for {
-		var batch []*proposal
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-sess.Done():
-			return fmt.Errorf("%w: etcd session expired", ErrStale)
-		case ev := <-l.events:
-			now := mo.clk.Now()
-			switch {
-			case ev.report:
-				det.report(ev.id, ev.reporter, ev.failed, now)
-			default:
-				det.beacon(ev.id, now)
-				det.reportSpace(ev.id, ev.fsTotal, ev.fsAvail)
-			}
-			continue
-		case <-tick.C():
-			down, out := det.check(cur, mo.clk.Now())
-			if full := det.fullness(cur); len(full) > 0 {
-				for id, f := range full {
-					mo.log.Warn("an OSD's fullness changed", "osd", id, "from", cur.OSDs[id].Fullness.String(), "to", f.String())
+		batch := carry
+		carry = nil
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-sess.Done():
+				return fmt.Errorf("%w: etcd session expired", ErrStale)
+			case ev := <-l.events:
+				now := mo.clk.Now()
+				switch {
+				case ev.report:
+					det.report(ev.id, ev.reporter, ev.failed, now)
+				default:
+					det.beacon(ev.id, now)
+					det.reportSpace(ev.id, ev.fsTotal, ev.fsAvail)
 				}
-				batch = append(batch, &proposal{fn: func(m *clustermap.Map, _ uint64, _ time.Time) (cmdResult, error) {
-					for id, f := range full {
-						if o, ok := m.OSDs[id]; ok {
-							o.Fullness = f
-						}
+				continue
+			case <-tick.C():
+				if l.unsure || l.refs == nil || l.sweep {
+					next, nextRev, err := mo.resync(ctx, el, l, cur, rev)
+					if errors.Is(err, errLostLead) {
+						return err
 					}
-					return cmdResult{msg: "fullness changed"}, nil
-				}})
-			}
-			if len(down) == 0 && len(out) == 0 {
+					if next != cur {
+						cur, rev = next, nextRev
+						l.setCommitted(cur, rev)
+					}
+				}
+				batch = append(batch, mo.detectorProposals(det, cur)...)
 				if len(batch) == 0 {
 					continue
 				}
-				break
+			case p := <-l.proposals:
+				batch = append(batch, p)
 			}
-			mo.log.Info("failure detector", "down", down, "out", out)
-			why := maps.Clone(det.why)
-			for _, id := range down {
-				mo.log.Warn("marking an OSD down", "osd", id, "why", why[id])
+		}
+		if h := testHookBatch.Load(); h != nil {
+			(*h)(len(batch))
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case p := <-l.proposals:
+				batch = append(batch, p)
+			default:
+				break drain
 			}
-			batch = append(batch, &proposal{fn: func(m *clustermap.Map, _ uint64, now time.Time) (cmdResult, error) {
-				markDown(m, down, now, "", why)
-				markAutoOut(m, out)
-				return cmdResult{msg: fmt.Sprintf("marked down %v, out %v", down, out)}, nil
-			}})
-		case p := <-l.proposals:
-			batch = append(batch, p)
-		drain:
-			for len(batch) < maxBatch {
-				select {
-				case p := <-l.proposals:
-					batch = append(batch, p)
-				default:
-					break drain
+		}
+		// Only a lost guard ends the leadership: after any other failed
+		// write the leader goes on from the map it knows is stored.
+		next, nextRev, rest, err := mo.commitBatch(ctx, el, l, det, cur, rev, batch)
+		carry = rest
+		if errors.Is(err, errLostLead) {
+			return err
+		}
+		if next != cur {
+			cur, rev = next, nextRev
+			l.setCommitted(cur, rev)
+		}
+	}
+}
+
+// detectorProposals are the changes the failure detector asks for at a
+// tick: OSDs to mark down (with why) or out, and fullness changes.
+func (mo *Mon) detectorProposals(det *detector, cur *clustermap.Map) []*proposal {
+	var out []*proposal
+	if full := det.fullness(cur); len(full) > 0 {
+		for id, f := range full {
+			mo.log.Warn("an OSD's fullness changed", "osd", id, "from", cur.OSDs[id].Fullness.String(), "to", f.String())
+		}
+		out = append(out, &proposal{fn: func(m *clustermap.Map, _ uint64, _ time.Time) (cmdResult, error) {
+			for id, f := range full {
+				if o, ok := m.OSDs[id]; ok {
+					o.Fullness = f
 				}
 			}
-		}
-		next, newRev, err := mo.commitBatch(ctx, el, det, cur, rev, batch)
-		if err != nil {
-			if errors.Is(err, ErrStale) {
-				return err
-			}
-			continue
-		}
-		cur, rev = next, newRev
-		l.setCommitted(cur, rev)
+			return cmdResult{msg: "fullness changed"}, nil
+		}})
 	}
+	down, outs := det.check(cur, mo.clk.Now())
+	if len(down) == 0 && len(outs) == 0 {
+		return out
+	}
+	mo.log.Info("failure detector", "down", down, "out", outs)
+	why := maps.Clone(det.why)
+	for _, id := range down {
+		mo.log.Warn("marking an OSD down", "osd", id, "why", why[id])
+	}
+	return append(out, &proposal{fn: func(m *clustermap.Map, _ uint64, now time.Time) (cmdResult, error) {
+		markDown(m, down, now, "", why)
+		markAutoOut(m, outs)
+		return cmdResult{msg: fmt.Sprintf("marked down %v, out %v", down, outs)}, nil
+	}})
 }
 
 // loadOrCreate reads the map, waiting for the bootstrap monitor to write
@@ -253,11 +315,146 @@ func (mo *Mon) createFirst(ctx context.Context) error {
 	return nil
 }
 
+// testHookBatch, if set, runs in the leader goroutine when a batch
+// starts, with the number of proposals it holds so far, before it takes
+// the queued ones; it may block to let more queue.
+var testHookBatch atomic.Pointer[func(n int)]
+
+// resync brings the leader up to date with etcd before its next write:
+// when a write's outcome is unknown, it writes the fence (so nothing
+// earlier can land later) and adopts the map if the epoch whose write
+// seemed to fail was written after all; then, if the chunk counts are
+// unknown or a sweep is due, it counts them afresh and deletes the
+// chunks nothing names. It returns the map to go on from (cur, or the
+// adopted epoch) even on failure, when the flags stay set for the next
+// try; errLostLead means the map is not one this leadership wrote.
+func (mo *Mon) resync(ctx context.Context, el *concurrency.Election, l *leading, cur *clustermap.Map, rev int64) (*clustermap.Map, int64, error) {
+	rctx, cancel := context.WithTimeout(ctx, mo.cfg.RequestTimeout)
+	defer cancel()
+	for l.unsure {
+		frev, kv, err := mo.st.fence(rctx, rev, el.Key(), el.Rev())
+		if err != nil {
+			return cur, rev, err
+		}
+		if kv == nil {
+			l.fenceRev, l.unsure, l.pending, l.refs = frev, false, nil, nil
+			break
+		}
+		// The map moved. Only this leadership writes while it holds the
+		// election, so it must be the epoch whose write seemed to fail.
+		sum, err := storedSum(kv.Value)
+		if err != nil || l.pending == nil || sum != *l.pending {
+			return cur, rev, fmt.Errorf("the stored map is not the one this leader wrote: %w", errLostLead)
+		}
+		b, _, err := mo.st.resolve(rctx, kv, nil)
+		if err != nil {
+			return cur, rev, fmt.Errorf("%w: %v", ErrNotLeader, err)
+		}
+		mpb := &pb.OSDMap{}
+		if err := proto.Unmarshal(b, mpb); err != nil {
+			return cur, rev, fmt.Errorf("mon: the stored map is corrupt: %w", err)
+		}
+		m, err := clustermap.FromProto(mpb)
+		if err != nil {
+			return cur, rev, fmt.Errorf("mon: the stored map (epoch %d) is invalid: %w", mpb.GetEpoch(), err)
+		}
+		mo.log.Info("an epoch whose write seemed to fail was written", "epoch", m.Epoch)
+		cur, rev, l.pending, l.refs = m, kv.ModRevision, nil, nil
+		// And fence at the new revision.
+	}
+	if l.refs == nil || l.sweep {
+		refs, orphans, fenceRev, err := mo.st.chunkState(rctx, rev)
+		if err != nil {
+			return cur, rev, err
+		}
+		l.refs, l.fenceRev = refs, fenceRev
+		if len(orphans) > 0 {
+			if err := mo.st.deleteChunks(rctx, orphans, l.guard(el, rev)); err != nil {
+				l.sweep = true
+				if !errors.Is(err, errLostLead) {
+					l.unsure = true // deletions may still land: fence them off
+				}
+				return cur, rev, err
+			}
+			mo.log.Info("deleted map chunks nothing names", "chunks", len(orphans))
+		}
+		l.sweep = false
+		l.sinceSweep = 0
+	}
+	return cur, rev, nil
+}
+
+// encodedEpoch is an epoch ready to write: the map, its incremental, and
+// both as stored.
+type encodedEpoch struct {
+	next       *pb.OSDMap
+	inc        *pb.OSDMapIncremental
+	full, incv *storedValue
+}
+
+// encodeEpoch makes m, cur changed by proposals, epoch e and encodes it
+// and its incremental from cur (curPB); a map or incremental larger than
+// MaxMapSize is ErrTooBig.
+func (mo *Mon) encodeEpoch(curPB *pb.OSDMap, m *clustermap.Map, epoch uint64, now time.Time) (*encodedEpoch, error) {
+	m.Epoch = epoch
+	m.Modified = now
+	if err := m.Finalize(); err != nil {
+		return nil, err
+	}
+	enc := &encodedEpoch{next: m.ToProto()}
+	enc.inc = clustermap.DiffProto(curPB, enc.next)
+	// Deterministic: the same map makes the same bytes, so unchanged
+	// parts make the same chunks.
+	mopt := proto.MarshalOptions{Deterministic: true}
+	fb, err := mopt.Marshal(enc.next)
+	if err != nil {
+		return nil, err
+	}
+	ib, err := mopt.Marshal(enc.inc)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range []struct {
+		what string
+		n    int
+	}{{"the map", len(fb)}, {"the incremental that makes it", len(ib)}} {
+		if v.n > mo.cfg.MaxMapSize {
+			return nil, fmt.Errorf("%w: with this change %s would be %s (%d bytes), above the monitor's limit of %s (%d bytes, its MaxMapSize); nothing was changed",
+				ErrTooBig, v.what, mib(v.n), v.n, mib(mo.cfg.MaxMapSize), mo.cfg.MaxMapSize)
+		}
+	}
+	if enc.full, err = encodeValue(fb); err != nil {
+		return nil, err
+	}
+	if enc.incv, err = encodeValue(ib); err != nil {
+		return nil, err
+	}
+	return enc, nil
+}
+
+func mib(n int) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
 // commitBatch applies a batch of proposals to cur and writes the result
-// as one epoch. Every proposal gets its answer; a failed proposal does not
-// stop the others.
-func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, det *detector, cur *clustermap.Map, rev int64,
-	batch []*proposal) (*clustermap.Map, int64, error) {
+// as one epoch. Every proposal gets its answer, but those it returns to
+// carry to the next batch; a failed proposal does not stop the others.
+// It returns the map to go on from (cur, or the epoch it wrote); only
+// errLostLead must end the leadership.
+func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, l *leading, det *detector, cur *clustermap.Map, rev int64,
+	batch []*proposal) (*clustermap.Map, int64, []*proposal, error) {
+	if l.unsure || l.refs == nil || l.sweep {
+		var err error
+		cur, rev, err = mo.resync(ctx, el, l, cur, rev)
+		if err != nil && (l.unsure || l.refs == nil || errors.Is(err, errLostLead)) {
+			err = fmt.Errorf("mon: the leader cannot bring its view of etcd up to date, so the change was not made: %w", err)
+			for _, p := range batch {
+				p.reply(proposalResult{err: err})
+			}
+			return cur, rev, nil, err
+		}
+		if err != nil {
+			mo.log.Warn("sweeping unused map chunks", "err", err) // a chore: changes go on
+		}
+	}
 	epoch := cur.Epoch + 1
 	now := mo.clk.Now()
 	work := cur
@@ -265,6 +462,7 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, det *d
 		p   *proposal
 		r   proposalResult
 		chg bool
+		m   *clustermap.Map // the map after p (and those before it)
 	}
 	var acc []accepted
 	for _, p := range batch {
@@ -289,63 +487,148 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, det *d
 			}
 		}
 		if p.dryRun {
+			if _, err := mo.encodeEpoch(work.ToProto(), c, epoch, now); errors.Is(err, ErrTooBig) {
+				r.err = err
+			}
 			p.reply(r)
 			continue
 		}
 		chg := !incEmpty(clustermap.Diff(work, c))
 		work = c
-		acc = append(acc, accepted{p: p, r: r, chg: chg})
+		acc = append(acc, accepted{p: p, r: r, chg: chg, m: c})
 	}
 	if work == cur {
-		return cur, rev, nil
+		return cur, rev, nil, nil
 	}
-	work.Epoch = epoch
-	work.Modified = now
-	if err := work.Finalize(); err != nil {
+	curPB := cur.ToProto()
+	enc, err := mo.encodeEpoch(curPB, work, epoch, now)
+	var carry []*proposal
+	if errors.Is(err, ErrTooBig) {
+		// Find the first proposal whose result does not fit: it is
+		// refused, those before it make the epoch, those after it go to
+		// the next batch (they were applied on top of it).
+		k, kerr := 0, error(nil)
+		for ; k < len(acc) && kerr == nil; k++ {
+			var e *encodedEpoch
+			if e, kerr = mo.encodeEpoch(curPB, acc[k].m, epoch, now); kerr == nil {
+				enc = e
+			}
+		}
+		err = nil
+		if kerr != nil { // always: the last one is the whole batch
+			k--
+			acc[k].p.reply(proposalResult{err: kerr})
+			for _, a := range acc[k+1:] {
+				carry = append(carry, a.p)
+			}
+			acc = acc[:k]
+			if k == 0 {
+				return cur, rev, carry, nil
+			}
+		}
+		work = acc[len(acc)-1].m
+	}
+	if err != nil {
 		for _, a := range acc {
 			a.p.reply(proposalResult{err: err})
 		}
-		return nil, 0, err
+		return cur, rev, carry, err
 	}
-	next := work.ToProto()
-	inc := clustermap.DiffProto(cur.ToProto(), next)
-	if incEmpty(inc) {
+	if incEmpty(enc.inc) {
 		for _, a := range acc {
 			if a.p.onCommit != nil {
 				a.p.onCommit(det, now)
 			}
 			a.p.reply(a.r) // nothing to write: each was a no-op
 		}
-		return cur, rev, nil
+		return cur, rev, carry, nil
 	}
-	// What the epoch removes goes in its transaction, unless there is
-	// too much of it for one (then it follows the commit).
-	cleanup := mo.st.removedOps(cur, work)
-	inTxn := len(cleanup) <= maxCleanupInTxn
 	cctx, cancel := context.WithTimeout(ctx, mo.cfg.RequestTimeout)
-	var extra []clientv3.Op
-	if inTxn {
-		extra = cleanup
-	}
-	newRev, err := mo.st.commit(cctx, rev, el.Key(), el.Rev(), next, inc, extra)
-	if err == nil && !inTxn {
-		if derr := mo.st.runChunked(cctx, cleanup); derr != nil {
-			mo.log.Warn("deleting the PG records of removed pools and OSDs", "epoch", epoch, "err", derr)
-		}
-	}
-	cancel()
-	if err != nil {
+	defer cancel()
+	fail := func(err error) (*clustermap.Map, int64, []*proposal, error) {
 		mo.log.Warn("epoch not written", "epoch", epoch, "err", err)
 		for _, a := range acc {
 			a.p.reply(proposalResult{err: err})
 		}
-		return nil, 0, err
+		return cur, rev, carry, err
 	}
-	mo.log.Debug("new epoch", "epoch", epoch, "changes", len(acc))
+	// The chunks first, each request small; then the epoch's
+	// transaction, which names them.
+	written, err := mo.st.putChunks(cctx, l.refs.has, enc.full, enc.incv)
+	if err != nil {
+		mo.dropChunks(cctx, el, l, rev, written)
+		if !errors.Is(err, ErrTooBig) {
+			err = fmt.Errorf("%w: %w", ErrNotLeader, err)
+		}
+		return fail(fmt.Errorf("epoch %d was not written, the change was not made: %w", epoch, err))
+	}
+	refs, dead := l.refs.next(epoch, mo.cfg.IncWindow, enc.full.ids, enc.incv.ids)
+	// What the epoch removes goes in its transaction, unless there is
+	// too much of it for one (then it follows the commit): the PG records
+	// of removed pools and OSDs, and the chunks nothing names any more.
+	var extra, afterPG []clientv3.Op
+	if cleanup := mo.st.removedOps(cur, work); len(cleanup) <= maxCleanupInTxn {
+		extra = cleanup
+	} else {
+		afterPG = cleanup
+	}
+	inTxn := min(len(dead), maxCleanupInTxn-len(extra))
+	for _, id := range dead[:inTxn] {
+		extra = append(extra, clientv3.OpDelete(mo.st.chunkKey(id)))
+	}
+	afterChunks := dead[inTxn:]
+	newRev, err := mo.st.commit(cctx, l.guard(el, rev), epoch, enc.full, enc.incv, extra)
+	switch {
+	case err == nil:
+		l.refs = refs
+	case errors.Is(err, errLostLead):
+		return fail(err)
+	case errors.Is(err, errNotWritten):
+		mo.dropChunks(cctx, el, l, rev, written)
+		return fail(fmt.Errorf("epoch %d was not written, the change was not made: %w", epoch, err))
+	default:
+		// Unknown whether etcd wrote it: fence it off (it can no
+		// longer land later) and read the map back. Chunks this write
+		// stored and nothing names are swept then.
+		l.unsure, l.pending, l.refs = true, &enc.full.sum, nil
+		next, nextRev, rerr := mo.resync(ctx, el, l, cur, rev)
+		switch {
+		case next != cur:
+			newRev, afterChunks = nextRev, nil // written; resync counted its chunks
+			if rerr != nil {
+				mo.log.Warn("counting the map's chunks", "err", rerr)
+			}
+		case errors.Is(rerr, errLostLead):
+			return fail(rerr)
+		case rerr != nil:
+			return fail(fmt.Errorf("%w: epoch %d may or may not have been written (%v; reading it back: %v)", ErrNotLeader, epoch, err, rerr))
+		default:
+			return fail(fmt.Errorf("%w: epoch %d was not written, the change was not made: %v", ErrNotLeader, epoch, err))
+		}
+	}
+	if len(afterPG) > 0 {
+		if derr := mo.st.runChunked(cctx, afterPG); derr != nil {
+			mo.log.Warn("deleting the PG records of removed pools and OSDs", "epoch", epoch, "err", derr)
+		}
+	}
+	if len(afterChunks) > 0 {
+		if derr := mo.st.deleteChunks(cctx, afterChunks, l.guard(el, newRev)); derr != nil {
+			mo.log.Warn("deleting unused map chunks; they are swept later", "epoch", epoch, "err", derr)
+			l.sweep = true
+			if !errors.Is(derr, errLostLead) {
+				l.unsure = true // deletions may still land: fence them off
+			}
+		}
+	}
+	if l.sinceSweep++; l.sinceSweep >= sweepEvery {
+		l.sweep = true
+	}
+	mo.log.Debug("new epoch", "epoch", epoch, "changes", len(acc), "bytes", enc.full.size,
+		"chunks_written", len(written))
 	// Serve the new epoch at once, before the watch brings it, so a
 	// client reads back what it was just told is done.
-	mo.view.addInc(inc)
-	mo.view.set(work, next)
+	mo.view.addInc(enc.inc)
+	mo.view.set(work, enc.next, enc.full.sum, enc.full.chunks)
 	for _, a := range acc {
 		if a.p.onCommit != nil {
 			a.p.onCommit(det, now)
@@ -356,7 +639,24 @@ func (mo *Mon) commitBatch(ctx context.Context, el *concurrency.Election, det *d
 		}
 		a.p.reply(a.r)
 	}
-	return work, newRev, nil
+	return work, newRev, carry, nil
+}
+
+// dropChunks deletes the chunks a failed write stored that no committed
+// value names; when it cannot, the next change sweeps them first.
+func (mo *Mon) dropChunks(ctx context.Context, el *concurrency.Election, l *leading, rev int64, written []chunkID) {
+	var unused []chunkID
+	for _, id := range written {
+		if !l.refs.has(id) {
+			unused = append(unused, id)
+		}
+	}
+	if err := mo.st.deleteChunks(ctx, unused, l.guard(el, rev)); err != nil {
+		l.sweep = true
+		if !errors.Is(err, errLostLead) {
+			l.unsure = true
+		}
+	}
 }
 
 func (p *proposal) reply(r proposalResult) {

@@ -1,12 +1,15 @@
 package mon
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 
@@ -18,12 +21,17 @@ import (
 // kept current by watching etcd. Every monitor, leader or not, serves
 // reads and subscriptions from it.
 type view struct {
-	mu      sync.Mutex
-	cur     *clustermap.Map
-	curPB   *pb.OSDMap
-	incs    map[uint64]*pb.OSDMapIncremental
-	keep    uint64
-	changed chan struct{} // closed when cur changes
+	mu    sync.Mutex
+	cur   *clustermap.Map
+	curPB *pb.OSDMap
+	// curSum is the SHA-256 of cur's encoding as stored, when known, and
+	// curChunks its chunks when it is stored chunked: the next epoch
+	// reads only the chunks that changed.
+	curSum    [sha256.Size]byte
+	curChunks map[chunkID][]byte
+	incs      map[uint64]*pb.OSDMapIncremental
+	keep      uint64
+	changed   chan struct{} // closed when cur changes
 }
 
 func newView(keep uint64) *view {
@@ -57,15 +65,16 @@ func (v *view) addInc(inc *pb.OSDMapIncremental) {
 	}
 }
 
-// set installs a newer map; older or equal epochs are ignored, so the
-// view never goes back.
-func (v *view) set(m *clustermap.Map, mpb *pb.OSDMap) {
+// set installs a newer map, whose stored value has checksum sum and
+// chunks (nil: inline or unknown); older or equal epochs are ignored, so
+// the view never goes back.
+func (v *view) set(m *clustermap.Map, mpb *pb.OSDMap, sum [sha256.Size]byte, chunks map[chunkID][]byte) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.cur != nil && m.Epoch <= v.cur.Epoch {
 		return
 	}
-	v.cur, v.curPB = m, mpb
+	v.cur, v.curPB, v.curSum, v.curChunks = m, mpb, sum, chunks
 	close(v.changed)
 	v.changed = make(chan struct{})
 }
@@ -109,21 +118,34 @@ func (v *view) watch(ctx context.Context, st *store, log *slog.Logger) {
 			// Incrementals first: they and their map come in one
 			// transaction, and a subscriber woken by the map wants them.
 			for _, ev := range wr.Events {
-				if ev.Type != clientv3.EventTypePut || !strings.HasPrefix(string(ev.Kv.Key), st.incPrefix()) {
+				if ev.Type != clientv3.EventTypePut {
 					continue
 				}
-				inc := &pb.OSDMapIncremental{}
-				if proto.Unmarshal(ev.Kv.Value, inc) == nil {
-					v.addInc(inc)
+				e, ok := st.incEpoch(ev.Kv.Key)
+				if !ok || v.inc(e) != nil {
+					continue // not an incremental, or the leader's own
+				}
+				// One that cannot be read now is read from etcd when a
+				// subscriber needs it.
+				if b, _, err := st.resolve(wctx, ev.Kv, nil); err == nil {
+					inc := &pb.OSDMapIncremental{}
+					if proto.Unmarshal(b, inc) == nil {
+						v.addInc(inc)
+					}
 				}
 			}
+			failed := false
 			for _, ev := range wr.Events {
 				if ev.Type != clientv3.EventTypePut || string(ev.Kv.Key) != st.mapKey() {
 					continue
 				}
-				if err := v.install(ev.Kv.Value); err != nil {
-					log.Error("stored map does not decode", "err", err)
+				if err := v.install(wctx, st, ev.Kv); err != nil {
+					log.Error("reading the stored map", "err", err)
+					failed = true
 				}
+			}
+			if failed {
+				break // read the newest map again
 			}
 		}
 		cancel()
@@ -137,23 +159,42 @@ func (v *view) reload(ctx context.Context, st *store) (int64, error) {
 		return 0, err
 	}
 	if len(resp.Kvs) > 0 {
-		if err := v.install(resp.Kvs[0].Value); err != nil {
+		if err := v.install(ctx, st, resp.Kvs[0]); err != nil {
 			return 0, err
 		}
 	}
 	return resp.Header.Revision, nil
 }
 
-func (v *view) install(b []byte) error {
-	mpb := &pb.OSDMap{}
-	if err := proto.Unmarshal(b, mpb); err != nil {
-		return err
-	}
-	m, err := clustermap.FromProto(mpb)
+// install reads the map a read of the map key (kv) found, reusing the
+// chunks of the map it holds, and installs it.
+func (v *view) install(ctx context.Context, st *store, kv *mvccpb.KeyValue) error {
+	inline, man, _, err := decodeStored(kv.Value)
 	if err != nil {
 		return err
 	}
-	v.set(m, mpb)
+	v.mu.Lock()
+	sum, have := v.curSum, v.curChunks
+	v.mu.Unlock()
+	if man != nil && bytes.Equal(man.GetSha256(), sum[:]) {
+		return nil // the map held (the leader's own, installed at commit)
+	}
+	b := inline
+	var chunks map[chunkID][]byte
+	if man != nil {
+		if b, chunks, err = st.resolve(ctx, kv, have); err != nil {
+			return err
+		}
+	}
+	mpb := &pb.OSDMap{}
+	if err := proto.Unmarshal(b, mpb); err != nil {
+		return fmt.Errorf("the stored map does not decode: %w", err)
+	}
+	m, err := clustermap.FromProto(mpb)
+	if err != nil {
+		return fmt.Errorf("the stored map is invalid: %w", err)
+	}
+	v.set(m, mpb, sha256.Sum256(b), chunks)
 	return nil
 }
 

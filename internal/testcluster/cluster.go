@@ -32,6 +32,7 @@ type Options struct {
 	IncWindow       uint64
 	ConfirmPercent  int
 	Limits          mon.Limits
+	MaxMapSize      int
 	// OSDs is the number of OSDs Start creates; Pool, when set, is a
 	// replicated pool it creates with PGNum PGs (default 16) and size
 	// min(3, OSDs).
@@ -161,6 +162,7 @@ func StartMons(t testing.TB, n int, opt Options) *Cluster {
 			IncWindow:       opt.IncWindow,
 			ConfirmPercent:  opt.ConfirmPercent,
 			Limits:          opt.Limits,
+			MaxMapSize:      opt.MaxMapSize,
 			Clock:           opt.Clock,
 			Logger:          logger.With("test", t.Name()),
 		}
