@@ -238,6 +238,7 @@ func equalIDs(a, b []chunkID) bool {
 // not exceed what one gRPC message carries.
 func TestMaxMapSizeConfig(t *testing.T) {
 	base := Config{Name: "a", FSID: "f", Addr: "127.0.0.1:0", CAFile: "ca", CertFile: "c", KeyFile: "k",
+		EtcdCAFile: "eca", EtcdCertFile: "ec", EtcdKeyFile: "ek",
 		EtcdEndpoints: []string{"https://127.0.0.1:1"}}
 	c, err := base.withDefaults()
 	if err != nil || c.MaxMapSize != DefaultMaxMapSize {

@@ -107,6 +107,11 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 	if err != nil {
 		return nil, &Error{Kind: ErrConfig, Msg: err.Error(), Step: -1}
 	}
+	for _, f := range []string{keys.Cert, conf.CA} {
+		if err := pki.CheckValid(f, time.Now()); err != nil {
+			return nil, &Error{Kind: ErrConfig, Msg: err.Error(), Step: -1}
+		}
+	}
 	hosts := conf.MonHosts
 	if len(opts.MonHosts) > 0 {
 		hosts = opts.MonHosts
@@ -128,11 +133,84 @@ func Connect(ctx context.Context, opts Options) (*Conn, error) {
 		c.mons = append(c.mons, &monConn{addr: h, cc: cc, cl: pb.NewMonClient(cc)})
 	}
 	c.cur = rand.IntN(len(c.mons))
-	if _, err := c.Status(ctx); err != nil {
+	if err := c.firstContact(ctx); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// refusedGrace is how long Connect keeps trying monitors that refuse
+// connections (one may be restarting) before it says so.
+const refusedGrace = 3 * time.Second
+
+// firstContact asks the monitors for the status, each in turn, until
+// one answers. A failure that waiting will not cure ends it at once, and
+// says what failed: a name that does not resolve, a TLS handshake that
+// fails; connections refused by every monitor end it after
+// refusedGrace. Anything else (a monitor that does not answer yet) is
+// retried until the deadline, as any call.
+func (c *Conn) firstContact(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	start := time.Now()
+	for {
+		var why []string
+		hard := 0
+		for _, m := range c.mons {
+			actx, cancel := context.WithTimeout(ctx, max(c.timeout/3, 2*time.Second))
+			_, err := m.cl.Status(actx, &pb.StatusRequest{})
+			cancel()
+			if err == nil {
+				return nil
+			}
+			if !transport.Retryable(err) {
+				return convert(err)
+			}
+			kind, what := dialFailure(err)
+			why = append(why, m.addr+": "+what)
+			switch {
+			case kind == dialFatal:
+				return &Error{Kind: ErrUnavailable, Msg: fmt.Sprintf("cannot reach the monitors: %s", strings.Join(why, "; ")), Step: -1}
+			case kind == dialRefused:
+				hard++
+			}
+		}
+		if hard == len(c.mons) && time.Since(start) >= refusedGrace {
+			return &Error{Kind: ErrUnavailable, Msg: fmt.Sprintf("no monitor is running at the configured addresses: %s (start one: loligo mon --dir DIR, or check mon_host in the config)",
+				strings.Join(why, "; ")), Step: -1}
+		}
+		select {
+		case <-ctx.Done():
+			return &Error{Kind: ErrUnavailable, Msg: fmt.Sprintf("no monitor answered in time: %s", strings.Join(why, "; ")), Step: -1}
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Kinds of connection failures, for firstContact.
+const (
+	dialOther   = iota // may pass: retry
+	dialRefused        // nobody listens there (yet)
+	dialFatal          // will not pass by waiting: no such host, TLS
+)
+
+// dialFailure classifies a failed call by what the connection said, and
+// puts it in words.
+func dialFailure(err error) (int, string) {
+	msg := status.Convert(err).Message()
+	switch {
+	case strings.Contains(msg, "no such host"):
+		return dialFatal, "no such host (check mon_host in the config)"
+	case strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") || strings.Contains(msg, "authentication handshake failed"):
+		return dialFatal, "TLS failed: " + msg + " (is the config's certificate issued by this cluster's CA, and valid?)"
+	case strings.Contains(msg, "connection refused"):
+		return dialRefused, "connection refused"
+	}
+	return dialOther, msg
 }
 
 // Close stops following the map and closes the connections to the

@@ -69,7 +69,9 @@ func upCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	u := &upCluster{root: root, log: log, nOSD: *osds, base: *portBase}
+	baseSet := false
+	fs.Visit(func(f *flag.Flag) { baseSet = baseSet || f.Name == "port-base" })
+	u := &upCluster{root: root, log: log, nOSD: *osds, base: *portBase, baseSet: baseSet}
 	if *procs {
 		bin, err := os.Executable()
 		if err != nil {
@@ -86,6 +88,9 @@ type upCluster struct {
 	log  *slog.Logger
 	nOSD int
 	base int
+	// baseSet: --port-base was given; a resumed cluster made with other
+	// ports is then refused, not quietly resumed on its own.
+	baseSet bool
 
 	conf *config.Config
 	mon  *mon.Mon
@@ -107,6 +112,16 @@ func (u *upCluster) prepare() (fresh bool, monAddr string, err error) {
 	}
 	fresh = !fileExists(mon.ConfPath(u.monDir()))
 	monAddr = fmt.Sprintf("127.0.0.1:%d", u.base)
+	if !fresh && u.baseSet {
+		old, err := config.Load(mon.ConfPath(u.monDir()))
+		if err != nil {
+			return false, "", err
+		}
+		if len(old.MonHosts) > 0 && old.MonHosts[0] != monAddr {
+			return false, "", fmt.Errorf("%w: %s holds a cluster whose monitor serves on %s; a cluster's ports cannot move (its etcd member and OSDs are bound to them): run without --port-base to resume it there, or use another --dir for a cluster on --port-base %d",
+				errUsage, u.root, old.MonHosts[0], u.base)
+		}
+	}
 	conf, err := mon.Bootstrap(u.monDir(), []mon.MonSpec{{Name: "a", Addr: monAddr, Hosts: []string{"127.0.0.1", "localhost"}}}, time.Now())
 	if err != nil {
 		return false, "", err

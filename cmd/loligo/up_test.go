@@ -132,6 +132,13 @@ func TestUpResumes(t *testing.T) {
 	}()
 	stop()
 
+	// Other ports on the same directory are refused, with what to do,
+	// before anything starts (they were quietly ignored).
+	err := upCmd(ctx, []string{"--dir", dir, "--osds", "3", "--port-base", fmt.Sprint(base + 100)}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("127.0.0.1:%d", base)) || !strings.Contains(err.Error(), "run without --port-base") {
+		t.Errorf("resuming on other ports: %v", err)
+	}
+
 	out, stop = startUp(t, dir, base)
 	defer stop()
 	if !strings.Contains(out.String(), "resumed") {
@@ -142,11 +149,11 @@ func TestUpResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	io, err := c.OpenPool(ctx, "data")
+	pool, err := c.OpenPool(ctx, "data")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := io.Read(ctx, "kept", 0, 0)
+	got, err := pool.Read(ctx, "kept", 0, 0)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("after resuming: %d bytes, err %v; want the %d written", len(got), err, len(data))
 	}

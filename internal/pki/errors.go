@@ -20,6 +20,9 @@ var (
 	ErrInvalid = errors.New("pki: invalid argument")
 	// ErrUnverified means a connection has no verified peer certificate.
 	ErrUnverified = errors.New("pki: peer not verified")
+	// ErrExpired means a certificate is outside its validity period
+	// (expired, or not valid yet).
+	ErrExpired = errors.New("pki: certificate expired")
 )
 
 // hint is what to do about a missing or bad key file.

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"time"
 )
 
 // ServerConfig returns the TLS settings of a daemon's listener: TLS 1.3 at
@@ -181,4 +182,37 @@ func Entity(cs tls.ConnectionState) (string, error) {
 		return "", fmt.Errorf("pki: the peer's certificate: %w", err)
 	}
 	return cn, nil
+}
+
+// CheckValid reports, with ErrExpired, a certificate in certFile (an
+// entity's, or a CA's) that is not valid at now: a peer refuses it, and
+// with TLS 1.3 the client sees only a closed connection, so a client
+// checks its own first and says what is wrong.
+func CheckValid(certFile string, now time.Time) error {
+	certPEM, err := readFile(certFile, "certificate")
+	if err != nil {
+		return err
+	}
+	for rest := certPEM; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			return nil
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %v; %s", ErrBadFile, certFile, err, hint)
+		}
+		switch {
+		case now.After(c.NotAfter):
+			return fmt.Errorf("%w: %s (%s) expired at %s: issue a new one with `loligo cert` on the bootstrap monitor's directory",
+				ErrExpired, certFile, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
+		case now.Before(c.NotBefore):
+			return fmt.Errorf("%w: %s (%s) is not valid before %s: check this machine's clock",
+				ErrExpired, certFile, c.Subject.CommonName, c.NotBefore.UTC().Format(time.RFC3339))
+		}
+	}
 }
