@@ -714,3 +714,98 @@ func (w *snapshotWriter) String() string {
 	defer w.mu.Unlock()
 	return w.b.String()
 }
+
+// TestProgressTrackerMonotonic: a watch's recovery progress never goes
+// backwards when PGs finish (they dropped out of the reports' sums:
+// "61% of 1.5 GiB" then "69% with less copied, of 1.1 GiB"), and when
+// there is more to recover the line says why the share dropped.
+func TestProgressTrackerMonotonic(t *testing.T) {
+	const mib = 1 << 20
+	snap := func(pgs map[string]pgRecovery) *recoveryProgress {
+		p := &recoveryProgress{known: true, pgs: pgs}
+		for _, r := range pgs {
+			p.recovered += r.recovered
+			p.left += r.left
+		}
+		return p
+	}
+	var tr progressTracker
+	// Three PGs of 500 MiB each: 61% of 1.5 GiB.
+	p := tr.update(snap(map[string]pgRecovery{"1.0": {400 * mib, 100 * mib}, "1.1": {300 * mib, 200 * mib}, "1.2": {215 * mib, 285 * mib}}))
+	if p.recovered != 915*mib || p.recovered+p.left != 1500*mib {
+		t.Fatalf("first: %d of %d", p.recovered/mib, (p.recovered+p.left)/mib)
+	}
+	prevDone, prevTotal := p.recovered, p.recovered+p.left
+	// 1.0 finished; the others went on: the sums of the reports shrink.
+	raw := snap(map[string]pgRecovery{"1.1": {350 * mib, 150 * mib}, "1.2": {260 * mib, 240 * mib}})
+	if raw.recovered+raw.left >= prevTotal {
+		t.Fatal("the case does not show the old jump")
+	}
+	p = tr.update(raw)
+	if p.recovered < prevDone || p.recovered+p.left != prevTotal || p.grew != 0 {
+		t.Fatalf("after a PG finished: %d of %d (before %d of %d)", p.recovered/mib, (p.recovered+p.left)/mib, prevDone/mib, prevTotal/mib)
+	}
+	if want := 1110 * mib; p.recovered != uint64(want) {
+		t.Fatalf("copied %d MiB, want 1110", p.recovered/mib)
+	}
+	// A new primary restarts its counter: nothing goes down.
+	p = tr.update(snap(map[string]pgRecovery{"1.1": {0, 150 * mib}, "1.2": {270 * mib, 230 * mib}}))
+	if p.recovered < 1110*mib {
+		t.Fatalf("copied went down to %d MiB", p.recovered/mib)
+	}
+	// More to recover: a new PG degraded. The line says so.
+	p = tr.update(snap(map[string]pgRecovery{"1.1": {360 * mib, 140 * mib}, "1.2": {280 * mib, 220 * mib}, "1.3": {0, 400 * mib}}))
+	if p.grew != 400*mib || !strings.Contains(progressLine(p, p.left), "400 MiB more to recover than before") {
+		t.Fatalf("grew %d: %q", p.grew, progressLine(p, p.left))
+	}
+}
+
+// TestStatusShowsRestarts: an OSD that went down and came up again in
+// the last ten minutes is listed under the OSDs, with why it went
+// down; -o json carries it too.
+func TestStatusShowsRestarts(t *testing.T) {
+	m := testMap(t)
+	now := time.Now()
+	var id int32 = -1
+	for _, oid := range m.OSDIDs() {
+		if o := m.OSDs[oid]; o.Up {
+			id = oid
+			o.DownStamp, o.UpStamp, o.UpFrom = now.Add(-14*time.Second), now.Add(-12*time.Second), 57
+			o.DownReason = "restarted: a new instance booted while the map showed the old one up"
+			break
+		}
+	}
+	if id < 0 {
+		t.Fatal("the test map has no up OSD")
+	}
+	s := &statusSnapshot{st: &pb.StatusReply{Fsid: "FSID", Leader: "a", Health: "HEALTH_OK"}, m: m}
+	var b bytes.Buffer
+	if err := printStatus(&b, false, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{fmt.Sprintf("osd.%d restarted 1", id), "(down 2s, up in epoch 57): restarted: a new instance", " up (since 1"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	if err := printStatus(&b, true, s); err != nil {
+		t.Fatal(err)
+	}
+	var js statusJSON
+	if err := json.Unmarshal(b.Bytes(), &js); err != nil {
+		t.Fatal(err)
+	}
+	if len(js.OSDs.Restarts) != 1 || js.OSDs.Restarts[0].OSD != id || js.OSDs.Restarts[0].UpEpoch != 57 || js.OSDs.UpSince == "" {
+		t.Errorf("status -o json: %s", b.String())
+	}
+	// Older than ten minutes: not a recent restart.
+	m.OSDs[id].UpStamp, m.OSDs[id].DownStamp = now.Add(-time.Hour), now.Add(-time.Hour-time.Second)
+	b.Reset()
+	if err := printStatus(&b, false, s); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "restarted") {
+		t.Errorf("an hour-old restart is listed:\n%s", b.String())
+	}
+}

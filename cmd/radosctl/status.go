@@ -39,10 +39,64 @@ type usageJSON struct {
 
 // recoveryProgress sums, over the PGs that still have bytes to recover,
 // what their primaries copied (since they took the PG) and what is left.
-// known is false when the PG reports could not be read.
+// known is false when the PG reports could not be read. pgs holds each
+// such PG's figures, for a watch (progressTracker).
 type recoveryProgress struct {
 	recovered, left uint64
 	known           bool
+	pgs             map[string]pgRecovery
+	// grew, set by a watch's tracker: more to recover than the last
+	// snapshot said (new degraded objects, a new interval), so the share
+	// done may drop.
+	grew uint64
+}
+
+// pgRecovery is one PG's recovery: bytes copied, bytes left.
+type pgRecovery struct{ recovered, left uint64 }
+
+// progressTracker keeps a watch's progress from one snapshot to the
+// next. A PG that finished recovering leaves the reports' sums, which
+// made the figures jump (61% of 1.5 GiB, then 69% with less copied of
+// 1.1 GiB); the tracker counts it as wholly copied instead. A PG's
+// figures never go down (its copied counter restarts when its primary
+// changes): both totals only grow, and when the whole grows the line
+// says so.
+type progressTracker struct {
+	pgs   map[string]pgRecovery // done, total (in left's place)
+	total uint64
+}
+
+// update folds a snapshot into the watch's progress and returns the
+// progress to print.
+func (t *progressTracker) update(p *recoveryProgress) *recoveryProgress {
+	if p == nil || !p.known {
+		return p
+	}
+	if t.pgs == nil {
+		t.pgs = map[string]pgRecovery{}
+	}
+	for id, old := range t.pgs {
+		if _, still := p.pgs[id]; !still {
+			t.pgs[id] = pgRecovery{recovered: old.left, left: old.left} // finished
+		}
+	}
+	for id, cur := range p.pgs {
+		old := t.pgs[id]
+		done := max(old.recovered, cur.recovered)
+		t.pgs[id] = pgRecovery{recovered: done, left: max(old.left, done+cur.left)}
+	}
+	out := &recoveryProgress{known: true, pgs: p.pgs}
+	var total uint64
+	for _, r := range t.pgs {
+		out.recovered += r.recovered
+		total += r.left
+	}
+	out.left = total - out.recovered
+	if t.total > 0 && total > t.total {
+		out.grew = total - t.total
+	}
+	t.total = total
+	return out
 }
 
 // gatherStatus asks the monitors for status and the map, the OSDs for
@@ -102,10 +156,12 @@ func recoveryFrom(ctx context.Context, c *rados.Conn) *recoveryProgress {
 	if err != nil {
 		return p
 	}
+	p.pgs = map[string]pgRecovery{}
 	for _, pg := range dump.GetPgs() {
 		if left := pg.GetRecoveryBytesLeft(); left > 0 {
 			p.left += left
 			p.recovered += pg.GetRecoveredBytes()
+			p.pgs[fmt.Sprintf("%d.%x", pg.GetPool(), pg.GetSeed())] = pgRecovery{pg.GetRecoveredBytes(), left}
 		}
 	}
 	p.known = p.left > 0
@@ -312,7 +368,11 @@ func progressLine(p *recoveryProgress, left uint64) string {
 	}
 	total := p.recovered + p.left
 	pct := int(p.recovered * 100 / total)
-	return fmt.Sprintf("%s %d%% (%s of %s copied)", progressBar(pct, 30), pct, humanBytes(p.recovered), humanBytes(total))
+	line := fmt.Sprintf("%s %d%% (%s of %s copied)", progressBar(pct, 30), pct, humanBytes(p.recovered), humanBytes(total))
+	if p.grew > 0 {
+		line += fmt.Sprintf("; %s more to recover than before", humanBytes(p.grew))
+	}
+	return line
 }
 
 // progressBar draws pct (0 to 100) in a bar of width cells.
@@ -353,10 +413,14 @@ const clearScreen = "\x1b[H\x1b[2J"
 // place of the snapshot and the watch goes on.
 func watchStatus(ctx context.Context, e *env, interval time.Duration) error {
 	tty := isTerminal(e.stdout)
+	var track progressTracker
 	for n := 0; ; n++ {
 		sctx, cancel := context.WithTimeout(ctx, e.timeout)
 		s, err := gatherStatus(sctx, e)
 		cancel()
+		if err == nil {
+			s.progress = track.update(s.progress)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
