@@ -36,6 +36,16 @@
 //     which one gRPC message always carries: a change that would pass it
 //     is refused (ErrTooBig, naming both sizes) before anything is
 //     written, and the changes batched with it are still made.
+//   - Every start of an OSD process is a new incarnation the map sees: a
+//     boot from an incarnation other than the one the map shows up marks
+//     the old one down in one epoch and the new one up in the next, so
+//     the OSD's PGs change interval and peer again (compare logs) even
+//     when it came back before its beacons were missed.
+//   - Why an OSD went down (no beacons, peers' reports, a restart, its
+//     own report of a failed store) is recorded with it in the map, and
+//     an OSD's fullness (nearfull, backfillfull, full) is the leader's
+//     judgement of the OSD's reported disk use against the map's ratios:
+//     it changes in an epoch like any other state.
 //   - Only the leader changes the map; followers forward changes to it.
 //   - Bad input changes nothing: a command is applied to a copy of the
 //     map, validated (the copy must finalize, pools must keep working
@@ -46,7 +56,8 @@
 //     that a committed epoch had already replaced.
 //   - The map logic (commands.go, osdops.go, failure.go, health.go,
 //     pgs.go, pghealth.go) and the chunking of stored values (chunks.go)
-//     are pure: maps, bytes and times in, maps, bytes and decisions out. Goroutines, etcd and gRPC live in mon.go, leader.go, store.go,
+//     are pure: maps, bytes and times in, maps, bytes and decisions out.
+//     Goroutines, etcd and gRPC live in mon.go, leader.go, store.go,
 //     pgstore.go, server.go and pgserver.go.
 //
 // Only cmd/loligo and test harnesses import mon. It is the only package

@@ -31,6 +31,20 @@
 //     log holds it, never applied twice.
 //   - A member accepts data-changing peer calls only from the primary of
 //     the interval it sees itself (the interval digest must match).
+//   - A process serves no client op and no peer call on PG data until a
+//     map shows its own incarnation up: the map may still show an earlier
+//     one up in an interval whose writes this process's store may lack.
+//   - A store that fails (a failed sync, a full disk, corruption a
+//     compaction or an index walk met in Pebble's files) stops the OSD:
+//     it tells the monitor it is down and why, and serves nothing more.
+//     Serve starts a new incarnation once a full disk has room again; a
+//     corrupt store leaves a marker (MarkerPath) that keeps it down until
+//     an operator rebuilds it. Corruption in one object's data is
+//     repaired from another member instead.
+//   - Writes that add data are refused (FULL) while a member of the PG
+//     is full in the map or this OSD's disk is past its failsafe ratio;
+//     removals and truncations go through. Backfill waits while its
+//     target is backfillfull.
 //
 // Imported by cmd/loligo and internal/testcluster only.
 package osd

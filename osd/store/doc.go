@@ -178,6 +178,22 @@
 //   - After a failed commit or sync the store refuses every further
 //     operation with ErrIO: the process must reopen it.
 //
+// # Damage in Pebble's own files
+//
+// Pebble checks its blocks, tables, WAL and MANIFEST with checksums of
+// its own, and marks what fails with cockroachdb/errors (only that
+// package's Is sees the mark): the store turns it into ErrCorrupt, as it
+// does its own chunk checksums. A read that meets it fails for that
+// object (the OSD repairs it from another copy: a replacing Install needs
+// nothing of the damaged object, not even its metadata, and a chunk read
+// steps around a corrupt block that holds none of its keys by reading
+// its chunks one key at a time). Damage the store cannot work around
+// fails it, with FailCause wrapping ErrCorrupt and Failed closed: a
+// compaction that meets a corrupt table (Pebble would retry it hundreds
+// of times a second and writes would stall), or a walk of a PG's index
+// (its object list, its log). A full file system (ENOSPC anywhere) fails
+// it with ErrNoSpace.
+//
 // Check verifies all of these. Concurrency: every method is safe for
 // concurrent use. The caller serializes operations on one object (Prepare
 // then Apply or ApplyKeep); writes to different objects of one PG may run
