@@ -22,9 +22,9 @@ import (
 )
 
 // TestProcsRestartLostTail: an OSD SIGKILLed and restarted long before
-// its beacons would be missed, whose disk lost the tail of its WAL (as a
-// disk that lied about a sync does), must not keep its place in the
-// old interval: the monitor sees the new incarnation boot, marks the
+// its beacons would be missed, whose disk lost its last writes (as a
+// disk that lied about a sync does; then, a bit flipped in its WAL), must
+// not keep its place in the old interval: the monitor sees the new incarnation boot, marks the
 // old one down and the new one up in new epochs, the OSD's PGs peer
 // again, compare logs and recover what it lost, all without a scrub.
 // Before, the map stayed at one epoch through the restart and the lost
@@ -50,7 +50,7 @@ func TestProcsRestartLostTail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := func(i int) []byte { return bytes.Repeat([]byte(fmt.Sprintf("object %d; ", i)), 800) }
+	data := objData
 	write := func(from, to int) {
 		for i := from; i < to; i++ {
 			if err := io.WriteFull(ctx, fmt.Sprintf("obj%03d", i), data(i)); err != nil {
@@ -105,8 +105,38 @@ func TestProcsRestartLostTail(t *testing.T) {
 	if st.UpFrom <= epochBefore || !strings.Contains(st.DownReason, "restarted") {
 		t.Errorf("the restart is not in the map: up from epoch %d (before %d), last down %q", st.UpFrom, epochBefore, st.DownReason)
 	}
+	// The same with a bit flipped in the middle of the victim's write-
+	// ahead log: Pebble reads the records after it as a torn tail (it
+	// cannot tell one from the other), so the restarted OSD lacks those
+	// writes, and peering must bring them back.
+	write(120, 180)
+	epochBefore = mapOf(t, ctx, mc).Epoch
+	kill(func() {
+		wal := newestWAL(t, victimDir)
+		b, err := os.ReadFile(wal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0x10
+		if err := os.WriteFile(wal, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// What the victim will open: a copy shows how many of the last
+		// writes the flip takes away.
+		probe := filepath.Join(t.TempDir(), "store")
+		copyDir(t, victimDir, probe)
+		lost := len(lacking(t, probe, conf, m, 120, 180))
+		t.Logf("flipped a bit at %d of %s's %d-byte WAL %s: %d of the last 60 writes lost", len(b)/2, victim, len(b), filepath.Base(wal), lost)
+		if lost == 0 {
+			t.Fatal("the flipped bit lost nothing: the test tests nothing")
+		}
+	})
+	waitFor(t, time.Minute, "the second restart in the map", func() bool { return mapOf(t, ctx, mc).OSDs[1].UpFrom > epochBefore })
+	waitCleanSince(t, ctx, mc, time.Now(), 2*time.Minute)
+	m = mapOf(t, ctx, mc)
+	const total = 180
 	// Reads go to each PG's primary, the victim among them.
-	for i := range 120 {
+	for i := range total {
 		got, err := io.Read(ctx, fmt.Sprintf("obj%03d", i), 0, 1<<20)
 		if err != nil || !bytes.Equal(got, data(i)) {
 			t.Errorf("obj%03d: %d bytes, %v", i, len(got), err)
@@ -122,11 +152,23 @@ func TestProcsRestartLostTail(t *testing.T) {
 	p.stop(t)
 	// Every OSD holds every object (3 OSDs, size 3): the victim got back
 	// what its disk lost, by peering alone.
-	cf, err := config.Load(conf)
+	missing := lacking(t, victimDir, conf, m, 0, total)
+	slices.Sort(missing)
+	if len(missing) > 0 {
+		t.Errorf("%s lacks %d objects after peering: %v", victim, len(missing), missing)
+	}
+}
+
+// lacking opens the (stopped) store in dir and returns which of the
+// objects obj<from>..obj<to-1> of pool "data" it does not hold at their
+// full size.
+func lacking(t *testing.T, dir, confPath string, m *clustermap.Map, from, to int) []string {
+	t.Helper()
+	cf, err := config.Load(confPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(store.Options{Dir: victimDir, ChecksumKey: osd.ChecksumKey(cf.FSID)})
+	s, err := store.Open(store.Options{Dir: dir, ChecksumKey: osd.ChecksumKey(cf.FSID)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,28 +178,37 @@ func TestProcsRestartLostTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	var missing []string
-	for i := range 120 {
+	for i := from; i < to; i++ {
 		oid := fmt.Sprintf("obj%03d", i)
 		pg, err := m.ObjectPG(pool.ID, oid, "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		txn, err := s.Export(store.PGID{Pool: pg.Pool, PS: pg.Seed}, oid)
-		if errors.Is(err, store.ErrNotFound) {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
 			missing = append(missing, oid)
-			continue
-		}
-		if err != nil {
+		case err != nil:
 			t.Fatalf("%s: %v", oid, err)
-		}
-		if txn.GetMeta().GetSize() != uint64(len(data(i))) {
-			t.Errorf("%s: %d bytes on %s", oid, txn.GetMeta().GetSize(), victim)
+		case txn.GetMeta().GetSize() != uint64(len(objData(i))):
+			missing = append(missing, oid+" (short)")
 		}
 	}
-	slices.Sort(missing)
-	if len(missing) > 0 {
-		t.Errorf("%s lacks %d objects after peering: %v", victim, len(missing), missing)
+	return missing
+}
+
+// objData is what TestProcsRestartLostTail writes to obj<i>.
+func objData(i int) []byte { return bytes.Repeat([]byte(fmt.Sprintf("object %d; ", i)), 800) }
+
+// newestWAL returns the path of the store's newest write-ahead log.
+func newestWAL(t *testing.T, storeDir string) string {
+	t.Helper()
+	logs, err := filepath.Glob(filepath.Join(storeDir, "*.log"))
+	if err != nil || len(logs) == 0 {
+		t.Fatalf("no WAL in %s: %v", storeDir, err)
 	}
+	slices.Sort(logs) // names are zero-padded numbers
+	return logs[len(logs)-1]
 }
 
 // copyDir copies the regular files of src into dst (created).
