@@ -57,47 +57,8 @@ func TestFullDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mon := c.Client("client.admin", 0)
-	command := func(req *pb.CommandRequest) {
-		t.Helper()
-		cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
-		defer ccancel()
-		if _, err := mon.Command(cctx, req); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ratio := func(which pb.OSDFullness, r float64) {
-		t.Helper()
-		command(&pb.CommandRequest{Cmd: &pb.CommandRequest_SetFullRatio{SetFullRatio: &pb.SetFullRatio{Which: which, Ratio: r}}})
-	}
-	health := func() map[string]*pb.HealthCheck {
-		t.Helper()
-		sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
-		defer scancel()
-		st, err := mon.Status(sctx, &pb.StatusRequest{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := map[string]*pb.HealthCheck{}
-		for _, ch := range st.GetChecks() {
-			out[ch.GetCode()] = ch
-		}
-		return out
-	}
-	waitHealth := func(what string, ok func(map[string]*pb.HealthCheck) bool) map[string]*pb.HealthCheck {
-		t.Helper()
-		deadline := time.Now().Add(time.Minute)
-		for {
-			h := health()
-			if ok(h) {
-				return h
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s within a minute: %v", what, h)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	mon := adminOf(t, ctx, c)
+	ratio, health, waitHealth := mon.ratio, mon.checks, mon.waitChecks
 	led := &testcluster.Ledger{}
 	// 1 MiB that does not compress.
 	obj := func(i int) []byte {
@@ -307,50 +268,16 @@ func TestBackfillTooFull(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mon := c.Client("client.admin", 0)
-	command := func(req *pb.CommandRequest) {
-		t.Helper()
-		cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
-		defer ccancel()
-		if _, err := mon.Command(cctx, req); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ratio := func(which pb.OSDFullness, r float64) {
-		command(&pb.CommandRequest{Cmd: &pb.CommandRequest_SetFullRatio{SetFullRatio: &pb.SetFullRatio{Which: which, Ratio: r}}})
-	}
+	mon := adminOf(t, ctx, c)
+	ratio, waitChecks := mon.ratio, mon.waitChecks
 	// A few MiB of 64 are past 1%: every OSD is backfillfull, none full.
 	ratio(pb.OSDFullness_OSD_FULLNESS_NEARFULL, 0.005)
 	ratio(pb.OSDFullness_OSD_FULLNESS_BACKFILLFULL, 0.01)
-	waitChecks := func(what string, ok func(map[string]*pb.HealthCheck) bool) {
-		t.Helper()
-		deadline := time.Now().Add(time.Minute)
-		var last map[string]*pb.HealthCheck
-		for {
-			sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
-			st, err := mon.Status(sctx, &pb.StatusRequest{})
-			scancel()
-			if err != nil {
-				t.Fatal(err)
-			}
-			last = map[string]*pb.HealthCheck{}
-			for _, ch := range st.GetChecks() {
-				last[ch.GetCode()] = ch
-			}
-			if ok(last) {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s within a minute: %v", what, last)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
 	waitChecks("OSD_BACKFILLFULL on every OSD", func(h map[string]*pb.HealthCheck) bool {
 		return h["OSD_BACKFILLFULL"] != nil && len(h["OSD_BACKFILLFULL"].GetDetail()) == 4
 	})
 	out := c.OSDs[3].Config.ID
-	command(&pb.CommandRequest{Yes: true, Cmd: &pb.CommandRequest_OsdState{OsdState: &pb.OSDSetState{Ids: []int32{out}, State: pb.OSDSetState_STATE_OUT}}})
+	mon.command(&pb.CommandRequest{Yes: true, Cmd: &pb.CommandRequest_OsdState{OsdState: &pb.OSDSetState{Ids: []int32{out}, State: pb.OSDSetState_STATE_OUT}}})
 	waitChecks("PG_BACKFILL_FULL", func(h map[string]*pb.HealthCheck) bool { return h["PG_BACKFILL_FULL"] != nil })
 	// Nothing moved meanwhile, and the PGs still serve.
 	if err := io.WriteFull(ctx, "during", []byte("x")); err != nil {
@@ -360,6 +287,64 @@ func TestBackfillTooFull(t *testing.T) {
 	ratio(pb.OSDFullness_OSD_FULLNESS_NEARFULL, 0.85)
 	c.WaitClean(2 * time.Minute)
 	waitChecks("PG_BACKFILL_FULL cleared", func(h map[string]*pb.HealthCheck) bool { return h["PG_BACKFILL_FULL"] == nil })
+}
+
+// admin is the monitor as a test's admin: commands, ratios, health.
+type admin struct {
+	t   *testing.T
+	ctx context.Context
+	cl  pb.MonClient
+}
+
+func adminOf(t *testing.T, ctx context.Context, c *testcluster.Cluster) *admin {
+	return &admin{t: t, ctx: ctx, cl: c.Client("client.admin", 0)}
+}
+
+func (a *admin) command(req *pb.CommandRequest) {
+	a.t.Helper()
+	ctx, cancel := context.WithTimeout(a.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := a.cl.Command(ctx, req); err != nil {
+		a.t.Fatal(err)
+	}
+}
+
+// ratio sets one of the map's fullness ratios.
+func (a *admin) ratio(which pb.OSDFullness, r float64) {
+	a.t.Helper()
+	a.command(&pb.CommandRequest{Cmd: &pb.CommandRequest_SetFullRatio{SetFullRatio: &pb.SetFullRatio{Which: which, Ratio: r}}})
+}
+
+// checks are the health checks now, by code.
+func (a *admin) checks() map[string]*pb.HealthCheck {
+	a.t.Helper()
+	ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
+	defer cancel()
+	st, err := a.cl.Status(ctx, &pb.StatusRequest{})
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	out := map[string]*pb.HealthCheck{}
+	for _, ch := range st.GetChecks() {
+		out[ch.GetCode()] = ch
+	}
+	return out
+}
+
+// waitChecks waits (up to a minute) until ok holds for the checks.
+func (a *admin) waitChecks(what string, ok func(map[string]*pb.HealthCheck) bool) map[string]*pb.HealthCheck {
+	a.t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		h := a.checks()
+		if ok(h) {
+			return h
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("no %s within a minute: %v", what, h)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // booted reports whether o's map shows it up.

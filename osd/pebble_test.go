@@ -28,19 +28,11 @@ func storeOpts(c *testcluster.Cluster, od *testcluster.OSD) store.Options {
 	return so
 }
 
-// flipFiles flips n random bits in the first 70% of each file (the
-// data blocks of an sstable).
+// flipFiles flips n random bits in each file (store.FlipFileBits).
 func flipFiles(t *testing.T, files []string, r *rand.Rand, n int) {
 	t.Helper()
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for range n {
-			b[r.IntN(len(b)*7/10)] ^= 1 << r.IntN(8)
-		}
-		if err := os.WriteFile(f, b, 0o644); err != nil {
+		if err := store.FlipFileBits(f, r, n); err != nil {
 			t.Fatal(err)
 		}
 	}

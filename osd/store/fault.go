@@ -3,6 +3,8 @@ package store
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
+	"os"
 
 	"github.com/cockroachdb/pebble"
 	"google.golang.org/protobuf/proto"
@@ -87,4 +89,21 @@ func Tables(o Options, pg PGID, oid, which string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// FlipFileBits is for fault-injection tests: it flips n random bits in
+// the first 70% of the file at path (an sstable's data blocks; its index
+// and footer are at its end), as bit rot on the disk would.
+func FlipFileBits(path string, r *rand.Rand, n int) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if len(b) == 0 {
+		return fmt.Errorf("%s is empty: %w", path, ErrInvalid)
+	}
+	for range n {
+		b[r.IntN(max(len(b)*7/10, 1))] ^= 1 << r.IntN(8)
+	}
+	return os.WriteFile(path, b, 0o644)
 }

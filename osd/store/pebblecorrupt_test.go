@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -40,19 +39,11 @@ func objectTables(t *testing.T, s *Store) (object, shared []string) {
 	return object, shared
 }
 
-// flipBits flips n random bits in the first 70% of each file (data
-// blocks; an sstable's index and footer are at its end).
+// flipBits flips n random bits in each file (FlipFileBits).
 func flipBits(t *testing.T, files []string, r *rand.Rand, n int) {
 	t.Helper()
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for range n {
-			b[r.IntN(len(b)*7/10)] ^= 1 << r.IntN(8)
-		}
-		if err := os.WriteFile(f, b, 0o644); err != nil {
+		if err := FlipFileBits(f, r, n); err != nil {
 			t.Fatal(err)
 		}
 	}
