@@ -100,6 +100,13 @@ func Serve(ctx context.Context, cfg Config, started func(*OSD)) error {
 			}
 			err = o.Run(ctx)
 		} else if !errors.Is(err, store.ErrNoSpace) {
+			if errors.Is(err, store.ErrCorrupt) && !errors.Is(err, ErrStoreFailed) {
+				// Pebble's files are damaged where opening reads them:
+				// the marker keeps the next start from trying again.
+				if werr := os.WriteFile(MarkerPath(cfg.DataDir), []byte(err.Error()+"\n"), 0o644); werr != nil {
+					cfg.Logger.Error("could not write the failure marker", "path", MarkerPath(cfg.DataDir), "err", werr)
+				}
+			}
 			rctx, cancel := context.WithTimeout(ctx, cfg.MonTimeout)
 			if rerr := ReportDown(rctx, cfg, err.Error()); rerr != nil {
 				cfg.Logger.Warn("could not tell the monitor why the OSD is down", "osd", cfg.ID, "err", rerr)

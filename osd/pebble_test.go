@@ -218,9 +218,14 @@ func TestCorruptStoreGoesDown(t *testing.T) {
 		t.Fatalf("health does not say osd.%d is down for a corrupt store: %q", id, reason)
 	}
 	t.Logf("health: %s", reason)
-	// It does not start again on its own.
-	if _, err := os.Stat(osd.MarkerPath(victim.Dir)); err != nil && !strings.Contains(serr.Error(), "open") {
+	// It does not start again on its own: the marker stops it at once,
+	// saying how to rebuild it.
+	if _, err := os.Stat(osd.MarkerPath(victim.Dir)); err != nil {
 		t.Errorf("no failure marker: %v", err)
+	}
+	err = osd.Serve(ctx, victim.Config, nil)
+	if !errors.Is(err, osd.ErrStoreFailed) || !strings.Contains(err.Error(), "store.bad") {
+		t.Errorf("a start after the failure: %v", err)
 	}
 	// Every object reads back from the others.
 	for oid, d := range want {
