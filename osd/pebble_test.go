@@ -64,7 +64,7 @@ func TestPebbleCorruptionServedAround(t *testing.T) {
 	}
 	flipFiles(t, tables, rand.New(rand.NewPCG(1, 2)), 4)
 	c.StartOSD(prim.Index)
-	m, pl2 := r.place("big")
+	_, pl2 := r.place("big")
 	if pl2.ActingPrimary != pl.ActingPrimary {
 		t.Fatalf("the primary moved from osd.%d to osd.%d", pl.ActingPrimary, pl2.ActingPrimary)
 	}
@@ -89,11 +89,49 @@ func TestPebbleCorruptionServedAround(t *testing.T) {
 	if err != nil || !bytes.Equal(res[0].GetData(), data) {
 		t.Fatalf("the primary's copy after the repair: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	crep, err := r.conn(m.OSDs[pl.ActingPrimary].Addr).PGCommand(ctx, &pb.PGCommandRequest{Pool: pgid.Pool, Ps: pgid.PS, Epoch: m.Epoch, Cmd: pb.PGCmd_PG_CMD_DEEP_SCRUB, Wait: true})
-	if err != nil || crep.GetResult() != pb.Result_OK || crep.GetScrubErrors() != 0 {
-		t.Fatalf("deep scrub after the repair: %v %v %s, %d errors", err, crep.GetResult(), crep.GetMessage(), crep.GetScrubErrors())
+	pgCmd := func(cmd pb.PGCmd) *pb.PGCommandReply {
+		t.Helper()
+		m, _ := r.place("big")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		crep, err := r.conn(m.OSDs[pl.ActingPrimary].Addr).PGCommand(ctx, &pb.PGCommandRequest{Pool: pgid.Pool, Ps: pgid.PS, Epoch: m.Epoch, Cmd: cmd, Wait: true})
+		if err != nil || crep.GetResult() != pb.Result_OK {
+			t.Fatalf("%v: %v %v %s", cmd, err, crep.GetResult(), crep.GetMessage())
+		}
+		return crep
+	}
+	if crep := pgCmd(pb.PGCmd_PG_CMD_DEEP_SCRUB); crep.GetScrubErrors() != 0 {
+		t.Fatalf("deep scrub after the repair: %d errors: %v", crep.GetScrubErrors(), crep.GetInconsistent())
+	}
+
+	// The same damage on a replica, which no read reaches: the deep
+	// scrub finds the object unreadable there, and repair fixes it.
+	repl := c.OSDByID(pl.Acting[1])
+	c.StopOSD(repl.Index)
+	tables, err = store.Tables(storeOpts(c, repl), pgid, "big", "object")
+	if err != nil || len(tables) == 0 {
+		t.Fatalf("the object's sstables on the replica: %v %v", tables, err)
+	}
+	flipFiles(t, tables, rand.New(rand.NewPCG(5, 6)), 4)
+	c.StartOSD(repl.Index)
+	c.WaitClean(time.Minute)
+	if cause := repl.Current().Store().FailCause(); cause != nil {
+		t.Logf("a compaction on the replica met the damage before the scrub: %v", cause)
+		return
+	}
+	crep := pgCmd(pb.PGCmd_PG_CMD_DEEP_SCRUB)
+	if crep.GetScrubErrors() != 1 || len(crep.GetInconsistent()) != 1 || crep.GetInconsistent()[0].GetOid() != "big" ||
+		!slices.Contains(crep.GetInconsistent()[0].GetBadOsds(), repl.Config.ID) {
+		t.Fatalf("deep scrub of the damaged replica: %d errors: %v", crep.GetScrubErrors(), crep.GetInconsistent())
+	}
+	t.Logf("deep scrub: %v", crep.GetInconsistent()[0].GetErrors())
+	pgCmd(pb.PGCmd_PG_CMD_REPAIR)
+	if crep := pgCmd(pb.PGCmd_PG_CMD_DEEP_SCRUB); crep.GetScrubErrors() != 0 {
+		t.Fatalf("deep scrub after the repair of the replica: %d errors: %v", crep.GetScrubErrors(), crep.GetInconsistent())
+	}
+	_, res, err = repl.Current().Store().Prepare(pgid, "big", []*pb.OpStep{readStep()}, nil, time.Now())
+	if err != nil || !bytes.Equal(res[0].GetData(), data) {
+		t.Fatalf("the replica's copy after the repair: %v", err)
 	}
 }
 
