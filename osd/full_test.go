@@ -259,8 +259,8 @@ func TestBackfillTooFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 64 {
-		b := make([]byte, 64<<10)
+	for i := range 128 {
+		b := make([]byte, 32<<10)
 		for j := range b {
 			b[j] = byte(i*31 + j*7 + j>>9)
 		}
