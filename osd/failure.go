@@ -74,14 +74,20 @@ func (o *OSD) storeFailed() (reason string, err error) {
 	return "its store failed: " + cause.Error(), fmt.Errorf("%w: %w", ErrStoreFailed, cause)
 }
 
-// diskSpace returns the size of the file system holding dir and the
-// bytes still free for the OSD.
+// diskSpace returns the size of the file system holding dir, as the
+// OSD can use it, and the bytes still free for the OSD. As df counts it:
+// blocks the file system keeps back (ext4's reserve for root, a quota)
+// are neither used nor available, so the share in use, (total -
+// avail) / total, is df's Use% and reaches 1 exactly when nothing more
+// can be written.
 func diskSpace(dir string) (total, avail uint64, err error) {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return 0, 0, err
 	}
-	return st.Blocks * uint64(st.Bsize), st.Bavail * uint64(st.Bsize), nil
+	bs := uint64(st.Bsize)
+	used := (st.Blocks - min(st.Bfree, st.Blocks)) * bs
+	return used + st.Bavail*bs, st.Bavail * bs, nil
 }
 
 // Serve runs the OSD of cfg until ctx ends, calling started with each
