@@ -218,7 +218,7 @@ func osdSetState(m *clustermap.Map, req *pb.OSDSetState, now time.Time) (cmdResu
 				already = append(already, name)
 				continue
 			}
-			o.Up, o.DownStamp = false, now
+			markDown(m, []int32{id}, now, "marked down by an operator (osd down); it boots again unless noup is set", nil)
 		default:
 			return cmdResult{}, fmt.Errorf("%w: no state to set", ErrInvalid)
 		}

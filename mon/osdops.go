@@ -112,6 +112,17 @@ func bootOSD(m *clustermap.Map, req *pb.OSDBootRequest, epoch uint64, now time.T
 	return false, nil
 }
 
+// beaconCounts reports whether a beacon from OSD id's incarnation inc
+// (0: an OSD that does not say) counts as that OSD's liveness in m: not
+// when m shows another incarnation of it up. That one may be dead; the
+// sender is a later process whose boot has not landed yet, or an
+// earlier one that lives on cut off from its peers, and either boots
+// again on seeing the map.
+func beaconCounts(m *clustermap.Map, id int32, inc uint64) bool {
+	o, ok := m.OSDs[id]
+	return !ok || inc == 0 || !o.Up || o.Incarnation == inc
+}
+
 // markDown marks up OSDs down at now, recording why (why[id], or
 // reason when why has none); it reports whether any changed.
 func markDown(m *clustermap.Map, ids []int32, now time.Time, reason string, why map[int32]string) bool {

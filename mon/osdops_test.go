@@ -59,6 +59,29 @@ func TestBootOSDRestart(t *testing.T) {
 	}
 }
 
+// TestBeaconCounts: a beacon keeps the map's instance alive only when it
+// comes from that incarnation (or an OSD that does not say which).
+func TestBeaconCounts(t *testing.T) {
+	m := detectorMap(t, 2)
+	m.OSDs[0].Incarnation = 7
+	m.OSDs[1].Up = false
+	for _, tc := range []struct {
+		id   int32
+		inc  uint64
+		want bool
+	}{
+		{0, 7, true},
+		{0, 0, true},
+		{0, 8, false}, // another process than the one the map shows up
+		{1, 8, true},  // down: its beacon is news (it boots again)
+		{9, 1, true},  // unknown OSDs are the detector's to forget
+	} {
+		if got := beaconCounts(m, tc.id, tc.inc); got != tc.want {
+			t.Errorf("beaconCounts(osd.%d, %d) = %v, want %v", tc.id, tc.inc, got, tc.want)
+		}
+	}
+}
+
 // TestDetectorFullness: reported file system use is judged against the
 // map's ratios; only changes come out, and only for up OSDs.
 func TestDetectorFullness(t *testing.T) {
@@ -130,5 +153,19 @@ func TestSetFullRatio(t *testing.T) {
 		if err != nil || m.Ratios != tc.want {
 			t.Errorf("%v %v: %v, ratios %+v, want %+v", tc.which, tc.ratio, err, m.Ratios, tc.want)
 		}
+	}
+}
+
+// TestOperatorDownSaysWhy: an OSD an operator marks down says so in the
+// map (health prints it beside the OSD).
+func TestOperatorDownSaysWhy(t *testing.T) {
+	m := detectorMap(t, 2).Clone()
+	req := &pb.CommandRequest{Cmd: &pb.CommandRequest_OsdState{OsdState: &pb.OSDSetState{Ids: []int32{1}, State: pb.OSDSetState_STATE_DOWN}}}
+	if _, err := applyCommand(m, req, Limits{}, time.Unix(100, 0)); err != nil {
+		t.Fatal(err)
+	}
+	o := m.OSDs[1]
+	if o.Up || !o.DownStamp.Equal(time.Unix(100, 0)) || !strings.Contains(o.DownReason, "operator") {
+		t.Fatalf("after osd down: %+v", o)
 	}
 }

@@ -260,10 +260,13 @@ func (s *service) Beacon(ctx context.Context, req *pb.BeaconRequest) (*pb.Beacon
 		return nil, grpcError(err)
 	}
 	rep, err := toLeader(ctx, s.mo, e, fwd, func(l *leading) (*pb.BeaconReply, error) {
-		l.event(osdEvent{id: req.GetId(), fsTotal: req.GetFsTotal(), fsAvail: req.GetFsAvail()})
 		var epoch uint64
-		if cur, _, _ := s.mo.view.latest(); cur != nil {
+		cur, _, _ := s.mo.view.latest()
+		if cur != nil {
 			epoch = cur.Epoch
+		}
+		if cur == nil || beaconCounts(cur, req.GetId(), req.GetIncarnation()) {
+			l.event(osdEvent{id: req.GetId(), fsTotal: req.GetFsTotal(), fsAvail: req.GetFsAvail()})
 		}
 		return &pb.BeaconReply{Epoch: epoch}, nil
 	}, func(c pb.MonClient, ctx context.Context) (*pb.BeaconReply, error) { return c.Beacon(ctx, req) })

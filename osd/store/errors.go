@@ -140,5 +140,5 @@ func IsPebbleCorruption(err error) bool {
 
 // isNoSpace reports whether err comes from a full file system.
 func isNoSpace(err error) bool {
-	return err != nil && (errors.Is(err, syscall.ENOSPC) || crdberrors.Is(err, syscall.ENOSPC))
+	return err != nil && crdberrors.Is(err, syscall.ENOSPC) // it sees standard wrapping too
 }
