@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loligo/loligo/internal/testcluster"
 	"github.com/loligo/loligo/rados"
 )
 
@@ -99,6 +100,13 @@ func startProcs(t *testing.T, dir string, base, osds int, restartDelay string) *
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	// The daemons share the host's disk: a nearly full one must not make
+	// every test a test of a full cluster.
+	mc, closeMon := adminMonClient(t, filepath.Join(dir, "loligo.conf"))
+	defer closeMon()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	testcluster.RaiseRatios(t, ctx, mc)
 	return p
 }
 

@@ -43,6 +43,11 @@ type Options struct {
 	// OSD i's config before it first starts.
 	HeartbeatInterval, HeartbeatGrace, BeaconInterval, PeerTimeout time.Duration
 	OSD                                                            func(i int, cfg *osd.Config)
+	// RealRatios keeps the map's default fullness ratios (0.85, 0.90,
+	// 0.95). Otherwise Start raises them to 0.99, 0.995 and 0.999: the
+	// OSDs of a test share the host's disk, and a host disk past 85% in
+	// use would turn every test into a test of a full cluster.
+	RealRatios bool
 	// PrepareOSDDir, when set, is called with OSD i's data directory
 	// before the OSD is created there (a test mounts a small file system
 	// on it, say).

@@ -51,6 +51,9 @@ func Start(t testing.TB, opt Options) *Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	admin := c.Client("client.admin", 0)
+	if !opt.RealRatios {
+		RaiseRatios(t, ctx, admin)
+	}
 	for range opt.OSDs {
 		c.newOSD(ctx)
 	}
@@ -325,6 +328,26 @@ func (c *Cluster) running() []*osd.OSD {
 		}
 	}
 	return out
+}
+
+// RaiseRatios sets the fullness ratios of the cluster mon serves to 0.99
+// (nearfull), 0.995 (backfillfull) and 0.999 (full), so that tests on a
+// host whose disk is nearly full still test what they mean to.
+func RaiseRatios(t testing.TB, ctx context.Context, mon pb.MonClient) {
+	t.Helper()
+	for _, r := range []struct {
+		which pb.OSDFullness
+		ratio float64
+	}{
+		{pb.OSDFullness_OSD_FULLNESS_FULL, 0.999},
+		{pb.OSDFullness_OSD_FULLNESS_BACKFILLFULL, 0.995},
+		{pb.OSDFullness_OSD_FULLNESS_NEARFULL, 0.99},
+	} {
+		if _, err := mon.Command(ctx, &pb.CommandRequest{Cmd: &pb.CommandRequest_SetFullRatio{
+			SetFullRatio: &pb.SetFullRatio{Which: r.which, Ratio: r.ratio}}}); err != nil {
+			t.Fatalf("raising the fullness ratios: %v", err)
+		}
+	}
 }
 
 // FaultSeeds returns the seeds a fault-injection test runs with: the
